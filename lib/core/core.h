@@ -1,0 +1,54 @@
+/* libnn internals shared by every module: errors, allocation, tensors,
+ * threads. Never installed. */
+#ifndef NN_LIB_CORE_H
+#define NN_LIB_CORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <nn/status.h>
+#include <nn/tensor.h>
+
+#if defined(__GNUC__)
+#  define NN_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#else
+#  define NN_PRINTF(f, a)
+#endif
+
+/* Records the detail for nn_last_error() and returns s, so that error paths
+ * read `return nn_fail(NN_ERR_SHAPE, "%s: ...", __func__, ...);`. */
+nn_status nn_fail(nn_status s, const char *fmt, ...) NN_PRINTF(2, 3);
+
+/* The one allocator: 64-byte aligned, size rounded up to 64, NULL on
+ * failure (or when the test hook below says so). Free with nn_mem_free. */
+void *nn_mem_alloc(size_t size);
+/* Like nn_mem_alloc, zero-filled. */
+void *nn_mem_calloc(size_t size);
+void nn_mem_free(void *p);
+
+/* Test hook for allocation-failure injection: make the k-th allocation from
+ * now on (1-based) fail; 0 disables. Returns how many allocations have been
+ * made since the last call. Not exported from the shared library. */
+long nn_mem_fail_at(long k);
+
+/* Overflow-checked a * b for non-negative sizes; 0 on success. */
+int nn_mul_overflows(int64_t a, int64_t b, int64_t *out);
+
+struct nn_tensor {
+    int ndim;
+    int64_t dims[NN_MAX_DIMS];
+    int64_t numel;
+    float *data;
+    int borrowed; /* a view into memory libnn owns elsewhere: not freed, not reshaped */
+};
+
+/* Makes t a borrowed 1- or 2-D view of data (never allocates). */
+void nn_tensor_view(nn_tensor *t, float *data, int ndim, const int64_t *dims);
+
+/* Validates ndim and dims; on success *numel holds their product. */
+nn_status nn_check_dims(const char *fn, int ndim, const int64_t *dims, int64_t *numel);
+
+/* Applies the process-wide thread count to the calling thread's OpenMP
+ * settings; call at the top of any function that computes. */
+void nn_threads_apply(void);
+
+#endif /* NN_LIB_CORE_H */
