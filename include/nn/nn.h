@@ -22,5 +22,6 @@
 #include <nn/status.h>
 #include <nn/threads.h>
 #include <nn/tensor.h>
+#include <nn/graph.h>
 
 #endif /* NN_NN_H */

@@ -1,0 +1,329 @@
+/* Running a graph: per-batch-size plans, the forward passes and backward. */
+#include <stdio.h>
+#include <string.h>
+
+#include <nn/threads.h>
+#include "graph_impl.h"
+
+static void plan_free(nn_graph *g, plan *p)
+{
+    if (!p)
+        return;
+    if (p->lp) {
+        for (int i = 0; i < g->nlayers; i++) {
+            nn_bk_dense_destroy(p->lp[i].dense);
+            nn_bk_eltwise_destroy(p->lp[i].eltwise);
+        }
+    }
+    nn_mem_free(p->lp);
+    nn_mem_free(p->buf);
+    nn_mem_free(p);
+}
+
+void nn_graph_free_plans(nn_graph *g)
+{
+    for (int k = 0; k < NN_PLAN_SLOTS; k++) {
+        plan_free(g, g->plans[k]);
+        g->plans[k] = NULL;
+    }
+    g->pending = NULL;
+}
+
+/* Does layer i write a buffer of its own, or pass its input's on? */
+static int owns_output(const layer *l, int training)
+{
+    switch (l->kind) {
+    case LAYER_ACTIVATION: return !l->fused;
+    case LAYER_DROPOUT: return training;
+    case LAYER_MSE: return 0;
+    default: return 1;
+    }
+}
+
+/* Lays out (or, with buf NULL, only measures) a plan's buffers. */
+static int64_t plan_layout(nn_graph *g, plan *p, float *buf)
+{
+    int64_t off = 0, n = p->n;
+#define TAKE(ptr, count)                                \
+    do {                                                \
+        if (buf)                                        \
+            (ptr) = buf + off;                          \
+        off += ((count) + 15) / 16 * 16;                \
+    } while (0)
+    if (p->training)
+        TAKE(p->x, n * g->in_features);
+    for (int i = 0; i < g->nlayers; i++) {
+        const layer *l = &g->layers[i];
+        layer_plan *lp = &p->lp[i];
+        if (owns_output(l, p->training))
+            TAKE(lp->y, n * l->out);
+        if (p->training && i >= g->first_dense && g->first_dense >= 0 && !layer_is_head(l))
+            TAKE(lp->dy, n * l->out);
+        if (p->training && l->kind == LAYER_DROPOUT)
+            TAKE(lp->mask, n * l->out);
+    }
+    if (p->training) {
+        float *labels = NULL;
+        TAKE(p->targets, n * nn_graph_out_features(g));
+        TAKE(labels, n); /* int32 and float have the same size */
+        p->labels = (int32_t *)(void *)labels;
+    }
+#undef TAKE
+    return off;
+}
+
+static nn_status plan_build(nn_graph *g, int64_t n, int training, plan **out)
+{
+    nn_status s = NN_OK;
+    plan *p = nn_mem_calloc(sizeof *p);
+    if (!p)
+        return nn_fail(NN_ERR_OUT_OF_MEMORY, "no memory for a batch-size-%lld plan", (long long)n);
+    p->n = n;
+    p->training = training;
+    p->lp = nn_mem_calloc((size_t)(g->nlayers ? g->nlayers : 1) * sizeof *p->lp);
+    if (!p->lp) {
+        s = nn_fail(NN_ERR_OUT_OF_MEMORY, "no memory for a batch-size-%lld plan", (long long)n);
+        goto fail;
+    }
+    int64_t total = plan_layout(g, p, NULL);
+    if ((uint64_t)total > SIZE_MAX / sizeof(float)) {
+        s = nn_fail(NN_ERR_OUT_OF_MEMORY, "batch size %lld needs too much working memory",
+                    (long long)n);
+        goto fail;
+    }
+    p->buf = nn_mem_calloc((size_t)total * sizeof(float));
+    if (!p->buf) {
+        s = nn_fail(NN_ERR_OUT_OF_MEMORY, "no memory for %lld floats of working memory at batch size %lld",
+                    (long long)total, (long long)n);
+        goto fail;
+    }
+    plan_layout(g, p, p->buf);
+    for (int i = 0; i < g->nlayers && s == NN_OK; i++) {
+        switch (g->layers[i].kind) {
+        case LAYER_DENSE: s = nn_dense_plan(g, i, p); break;
+        case LAYER_ACTIVATION: s = nn_activation_plan(g, i, p); break;
+        default: break;
+        }
+    }
+    if (s != NN_OK)
+        goto fail;
+    *out = p;
+    return NN_OK;
+fail:
+    plan_free(g, p);
+    return s;
+}
+
+/* The plan for (n, training), made on first use; the least recently used
+ * one that is not awaiting its backward makes room. */
+static nn_status plan_get(nn_graph *g, int64_t n, int training, plan **out)
+{
+    int victim = -1;
+    for (int k = 0; k < NN_PLAN_SLOTS; k++) {
+        plan *p = g->plans[k];
+        if (p && p->n == n && p->training == training) {
+            p->last_used = ++g->clock;
+            *out = p;
+            return NN_OK;
+        }
+        if (!p)
+            victim = victim >= 0 && !g->plans[victim] ? victim : k;
+        else if (p != g->pending && (victim < 0 || (g->plans[victim] &&
+                                                    p->last_used < g->plans[victim]->last_used)))
+            victim = k;
+    }
+    plan *p = NULL;
+    nn_status s = plan_build(g, n, training, &p);
+    if (s != NN_OK)
+        return s;
+    plan_free(g, g->plans[victim]);
+    g->plans[victim] = p;
+    p->last_used = ++g->clock;
+    *out = p;
+    return NN_OK;
+}
+
+/* Where layer i's output lives: its own buffer, or the one it passes on. */
+static const float *layer_out(const nn_graph *g, const plan *p, int i, const float *x)
+{
+    while (i >= 0 && !p->lp[i].y)
+        i = g->layers[i].input;
+    return i < 0 ? x : p->lp[i].y;
+}
+
+static nn_status run_forward(nn_graph *g, plan *p, const float *x, float *loss)
+{
+    nn_status s = NN_OK;
+    for (int i = 0; i < g->nlayers && s == NN_OK; i++) {
+        const layer *l = &g->layers[i];
+        const float *in = layer_out(g, p, l->input, x);
+        switch (l->kind) {
+        case LAYER_DENSE: s = nn_dense_forward(g, i, p, in); break;
+        case LAYER_ACTIVATION: s = nn_activation_forward(g, i, p, in); break;
+        case LAYER_DROPOUT:
+            if (p->training)
+                nn_dropout_forward(g, i, p, in);
+            break;
+        case LAYER_SOFTMAX_CE: {
+            float v = nn_softmax_ce_forward(p, l->out, in, p->lp[i].y, p->training);
+            if (loss)
+                *loss = v;
+            break;
+        }
+        case LAYER_MSE:
+            if (p->training && loss)
+                *loss = nn_mse_forward(p, l->out, in);
+            break;
+        }
+    }
+    return s;
+}
+
+static nn_status check_x(const nn_graph *g, const char *fn, const nn_tensor *x)
+{
+    if (x->ndim != 2 || x->dims[1] != g->in_features) {
+        char shape[64];
+        int len = snprintf(shape, sizeof shape, "[%lld", (long long)x->dims[0]);
+        for (int k = 1; k < x->ndim && len < (int)sizeof shape; k++)
+            len += snprintf(shape + len, sizeof shape - (size_t)len, ", %lld", (long long)x->dims[k]);
+        return nn_fail(NN_ERR_SHAPE, "%s: x is %s], graph expects [N, %lld]", fn, shape,
+                       (long long)g->in_features);
+    }
+    return NN_OK;
+}
+
+nn_status nn_graph_infer(nn_graph *g, const float *x, int64_t n, const float **out,
+                         const float **logits)
+{
+    plan *p = NULL;
+    nn_threads_apply();
+    nn_status s = plan_get(g, n, 0, &p);
+    if (s == NN_OK)
+        s = run_forward(g, p, x, NULL);
+    if (s != NN_OK)
+        return s;
+    int last = g->nlayers - 1;
+    *out = layer_out(g, p, last, x);
+    if (logits)
+        *logits = last >= 0 && g->layers[last].kind == LAYER_SOFTMAX_CE
+                      ? layer_out(g, p, g->layers[last].input, x)
+                      : *out;
+    return NN_OK;
+}
+
+nn_status nn_graph_forward(nn_graph *g, const nn_tensor *x, nn_tensor *y)
+{
+    if (!g || !x || !y)
+        return nn_fail(NN_ERR_INVALID_ARGUMENT, "nn_graph_forward: %s is NULL",
+                       !g ? "g" : !x ? "x" : "y");
+    nn_status s = check_x(g, __func__, x);
+    if (s != NN_OK)
+        return s;
+    int64_t n = x->dims[0], o = nn_graph_out_features(g);
+    if (y->ndim != 2 || y->dims[0] != n || y->dims[1] != o)
+        return nn_fail(NN_ERR_SHAPE, "nn_graph_forward: y is %s[%lld, %lld], expected [%lld, %lld]",
+                       y->ndim != 2 ? "not 2-D, " : "", (long long)y->dims[0],
+                       (long long)(y->ndim > 1 ? y->dims[1] : 0), (long long)n, (long long)o);
+    const float *out;
+    s = nn_graph_infer(g, x->data, n, &out, NULL);
+    if (s == NN_OK)
+        memcpy(y->data, out, (size_t)(n * o) * sizeof(float));
+    return s;
+}
+
+static nn_status forward_train(nn_graph *g, const nn_tensor *x,
+                               const int32_t *labels, const nn_tensor *targets, float *loss)
+{
+    plan *p = NULL;
+    nn_status s = plan_get(g, x->dims[0], 1, &p);
+    if (s != NN_OK)
+        return s;
+    int64_t n = x->dims[0], o = nn_graph_out_features(g);
+    memcpy(p->x, x->data, (size_t)(n * g->in_features) * sizeof(float));
+    p->use_labels = labels != NULL;
+    if (labels)
+        memcpy(p->labels, labels, (size_t)n * sizeof *labels);
+    else
+        memcpy(p->targets, targets->data, (size_t)(n * o) * sizeof(float));
+    g->pending = NULL;
+    float l = 0.0f;
+    s = run_forward(g, p, p->x, &l);
+    if (s != NN_OK)
+        return s;
+    g->pending = p;
+    g->pending_loss = l;
+    *loss = l;
+    return NN_OK;
+}
+
+nn_status nn_graph_forward_loss(nn_graph *g, const nn_tensor *x, const int32_t *labels,
+                                float *loss)
+{
+    if (!g || !x || !labels || !loss)
+        return nn_fail(NN_ERR_INVALID_ARGUMENT, "nn_graph_forward_loss: %s is NULL",
+                       !g ? "g" : !x ? "x" : !labels ? "labels" : "loss");
+    if (!g->nlayers || g->layers[g->nlayers - 1].kind != LAYER_SOFTMAX_CE)
+        return nn_fail(NN_ERR_STATE,
+                       "nn_graph_forward_loss: class labels need a softmax cross-entropy head");
+    nn_status s = check_x(g, __func__, x);
+    if (s != NN_OK)
+        return s;
+    int64_t n = x->dims[0], o = nn_graph_out_features(g);
+    for (int64_t r = 0; r < n; r++)
+        if (labels[r] < 0 || labels[r] >= o)
+            return nn_fail(NN_ERR_INVALID_ARGUMENT,
+                           "nn_graph_forward_loss: labels[%lld] is %d, must be in [0, %lld)",
+                           (long long)r, (int)labels[r], (long long)o);
+    nn_threads_apply();
+    return forward_train(g, x, labels, NULL, loss);
+}
+
+nn_status nn_graph_forward_loss_targets(nn_graph *g, const nn_tensor *x, const nn_tensor *targets,
+                                        float *loss)
+{
+    if (!g || !x || !targets || !loss)
+        return nn_fail(NN_ERR_INVALID_ARGUMENT, "nn_graph_forward_loss_targets: %s is NULL",
+                       !g ? "g" : !x ? "x" : !targets ? "targets" : "loss");
+    if (!g->nlayers || !layer_is_head(&g->layers[g->nlayers - 1]))
+        return nn_fail(NN_ERR_STATE, "nn_graph_forward_loss_targets: the graph has no loss head");
+    nn_status s = check_x(g, __func__, x);
+    if (s != NN_OK)
+        return s;
+    int64_t n = x->dims[0], o = nn_graph_out_features(g);
+    if (targets->ndim != 2 || targets->dims[0] != n || targets->dims[1] != o)
+        return nn_fail(NN_ERR_SHAPE,
+                       "nn_graph_forward_loss_targets: targets are %s[%lld, %lld], expected [%lld, %lld]",
+                       targets->ndim != 2 ? "not 2-D, " : "", (long long)targets->dims[0],
+                       (long long)(targets->ndim > 1 ? targets->dims[1] : 0), (long long)n,
+                       (long long)o);
+    nn_threads_apply();
+    return forward_train(g, x, NULL, targets, loss);
+}
+
+nn_status nn_graph_backward(nn_graph *g)
+{
+    if (!g)
+        return nn_fail(NN_ERR_INVALID_ARGUMENT, "nn_graph_backward: g is NULL");
+    plan *p = g->pending;
+    if (!p)
+        return nn_fail(NN_ERR_STATE, "nn_graph_backward: no training forward to differentiate "
+                                     "(call nn_graph_forward_loss first)");
+    nn_threads_apply();
+    nn_status s = NN_OK;
+    for (int i = g->nlayers - 1; i >= g->first_dense && g->first_dense >= 0 && s == NN_OK; i--) {
+        const layer *l = &g->layers[i];
+        const float *x = layer_out(g, p, l->input, p->x);
+        float *dx = i > g->first_dense ? p->lp[l->input].dy : NULL;
+        switch (l->kind) {
+        case LAYER_DENSE: s = nn_dense_backward(g, i, p, x, dx); break;
+        case LAYER_ACTIVATION:
+            s = nn_activation_backward(g, i, p, x, layer_out(g, p, i, p->x), dx);
+            break;
+        case LAYER_DROPOUT: nn_dropout_backward(g, i, p, dx); break;
+        case LAYER_SOFTMAX_CE: nn_softmax_ce_backward(p, l->out, p->lp[i].y, dx); break;
+        case LAYER_MSE: nn_mse_backward(p, l->out, x, dx); break;
+        }
+    }
+    g->pending = NULL;
+    return s;
+}

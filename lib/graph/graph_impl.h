@@ -1,0 +1,114 @@
+/* The graph's own structures, shared by the files of lib/graph only.
+ * Shape legend: N = batch, I = a layer's in features, O = its out features. */
+#ifndef NN_LIB_GRAPH_IMPL_H
+#define NN_LIB_GRAPH_IMPL_H
+
+#include <stdint.h>
+
+#include <nn/graph.h>
+#include "backend/backend.h"
+#include "core/core.h"
+#include "core/rng.h"
+#include "graph_internal.h"
+
+typedef enum layer_kind {
+    LAYER_DENSE,
+    LAYER_ACTIVATION,
+    LAYER_DROPOUT,
+    LAYER_SOFTMAX_CE,
+    LAYER_MSE
+} layer_kind;
+
+typedef struct layer {
+    layer_kind kind;
+    int input;          /* producing layer, -1 for the graph input */
+    int64_t in, out;    /* features per row */
+    /* dense */
+    int64_t w_off, b_off; /* into the graph's values and grads arrays */
+    /* activation */
+    nn_bk_eltwise_alg alg;
+    float alpha;
+    int fused;          /* computed by the producing dense layer's post-op */
+    /* dropout */
+    float rate;
+} layer;
+
+static inline int layer_is_head(const layer *l)
+{
+    return l->kind == LAYER_SOFTMAX_CE || l->kind == LAYER_MSE;
+}
+
+/* One layer's working state for one batch size. */
+typedef struct layer_plan {
+    nn_bk_dense *dense;
+    nn_bk_eltwise *eltwise;
+    float *mask;        /* dropout: 0 or 1/(1-rate) per element */
+    float *y;           /* output [N, O]; NULL where it is the input's (fused
+                           activation, MSE head, dropout at inference) */
+    float *dy;          /* gradient of the loss w.r.t. y (training plans) */
+} layer_plan;
+
+/* Everything the passes need for one (batch size, mode): primitives and
+ * buffers, made once and reused. */
+typedef struct plan {
+    int64_t n;
+    int training;
+    uint64_t last_used;
+    float *buf;         /* the one allocation behind every buffer below */
+    float *x;           /* training: the copied input [N, in] */
+    float *targets;     /* training: [N, out] when given as a tensor */
+    int32_t *labels;    /* training: [N] when given as class indices */
+    int use_labels;
+    layer_plan *lp;     /* one per layer */
+} plan;
+
+enum { NN_PLAN_SLOTS = 4 };
+
+typedef struct watcher {
+    nn_graph **slot;
+} watcher;
+
+struct nn_graph {
+    int64_t in_features;
+    layer *layers;
+    int nlayers, cap_layers;
+    int first_dense;    /* index of the first dense layer, -1 if none */
+
+    float *values, *grads; /* all parameters / gradients, one allocation each */
+    int64_t numel;
+    nn_tensor *pviews;  /* 2 per dense layer: W then b, values then grads */
+    int nparams;
+
+    nn_rng rng;
+    nn_bk_ctx *ctx;
+    plan *plans[NN_PLAN_SLOTS];
+    uint64_t clock;
+    plan *pending;      /* the training forward awaiting its backward */
+    float pending_loss;
+
+    watcher *watchers;
+    int nwatchers, cap_watchers;
+};
+
+/* Per-layer operations (dense.c, activation.c, dropout.c, loss.c). The
+ * graph input for layer 0 is x; y and dy are the layer's own buffers. */
+nn_status nn_dense_plan(nn_graph *g, int i, plan *p);
+nn_status nn_dense_forward(nn_graph *g, int i, plan *p, const float *x);
+nn_status nn_dense_backward(nn_graph *g, int i, plan *p, const float *x, float *dx);
+void nn_dense_init(nn_graph *g, const layer *l, nn_init scheme);
+
+nn_status nn_activation_plan(nn_graph *g, int i, plan *p);
+nn_status nn_activation_forward(nn_graph *g, int i, plan *p, const float *x);
+nn_status nn_activation_backward(nn_graph *g, int i, plan *p, const float *x, const float *y,
+                                 float *dx);
+
+void nn_dropout_forward(nn_graph *g, int i, plan *p, const float *x);
+void nn_dropout_backward(nn_graph *g, int i, plan *p, float *dx);
+
+/* Heads: loss of the logits / values x [N, O] against the plan's targets. */
+float nn_softmax_ce_forward(const plan *p, int64_t o, const float *x, float *probs, int training);
+void nn_softmax_ce_backward(const plan *p, int64_t o, const float *probs, float *dx);
+float nn_mse_forward(const plan *p, int64_t o, const float *x);
+void nn_mse_backward(const plan *p, int64_t o, const float *x, float *dx);
+
+#endif

@@ -1,0 +1,781 @@
+/* The graph: every layer and head against the double-precision reference
+ * (tests/refnet.h), central finite differences, error paths, zero
+ * allocation in the steady state, bitwise determinism. */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <nn/nn.h>
+#include "graph/graph_impl.h" /* dropout masks and the allocation counter */
+#include "refnet.h"
+#include "test_main.h"
+
+/* A tiny deterministic generator for test data. */
+static unsigned long long tseed = 12345;
+static double trand(void) /* uniform in [-1, 1) */
+{
+    tseed = tseed * 6364136223846793005ULL + 1442695040888963407ULL;
+    return (double)(tseed >> 11) * 0x1.0p-52 - 1.0;
+}
+
+typedef struct spec {
+    int kind;       /* REF_* */
+    int units;      /* dense */
+    double arg;     /* leaky alpha, dropout rate */
+} spec;
+
+typedef struct net {
+    nn_graph *g;
+    ref_layer ref[8];
+    int nl;
+    int in;
+} net;
+
+static void net_build(net *t, int in, const spec *sp, int nsp)
+{
+    memset(t, 0, sizeof *t);
+    t->in = in;
+    t->nl = nsp;
+    ck_assert_int_eq(nn_graph_create(&t->g, in), NN_OK);
+    int width = in, p = 0;
+    for (int i = 0; i < nsp; i++) {
+        ref_layer *r = &t->ref[i];
+        r->kind = sp[i].kind;
+        r->in = width;
+        r->alpha = sp[i].kind == REF_RELU ? sp[i].arg : 0.0;
+        nn_status s = NN_OK;
+        switch (sp[i].kind) {
+        case REF_DENSE: s = nn_graph_add_dense(t->g, sp[i].units); width = sp[i].units; break;
+        case REF_RELU:
+            s = sp[i].arg > 0 ? nn_graph_add_leaky_relu(t->g, (float)sp[i].arg)
+                              : nn_graph_add_activation(t->g, NN_ACT_RELU);
+            break;
+        case REF_SIGMOID: s = nn_graph_add_activation(t->g, NN_ACT_SIGMOID); break;
+        case REF_TANH: s = nn_graph_add_activation(t->g, NN_ACT_TANH); break;
+        case REF_GELU: s = nn_graph_add_activation(t->g, NN_ACT_GELU); break;
+        case REF_DROPOUT: s = nn_graph_add_dropout(t->g, (float)sp[i].arg); break;
+        case REF_SOFTMAX_CE: s = nn_graph_add_softmax_cross_entropy(t->g); break;
+        case REF_MSE: s = nn_graph_add_mse_loss(t->g); break;
+        }
+        ck_assert_msg(s == NN_OK, "layer %d: %s", i, nn_last_error());
+        r->out = width;
+        if (r->kind == REF_DENSE) {
+            r->w = calloc((size_t)(r->in * r->out), sizeof(double));
+            r->b = calloc((size_t)r->out, sizeof(double));
+            r->gw = calloc((size_t)(r->in * r->out), sizeof(double));
+            r->gb = calloc((size_t)r->out, sizeof(double));
+            p += 2;
+        }
+    }
+    ck_assert_int_eq(nn_graph_param_count(t->g), p);
+    ck_assert_int_eq(nn_graph_out_features(t->g), width);
+    ck_assert_int_eq(nn_graph_in_features(t->g), in);
+}
+
+/* Random weights and biases (biases non-zero so their path is exercised),
+ * set in libnn and mirrored in the reference. */
+static void net_randomize(net *t, double scale)
+{
+    int p = 0;
+    for (int i = 0; i < t->nl; i++) {
+        ref_layer *r = &t->ref[i];
+        if (r->kind != REF_DENSE)
+            continue;
+        nn_tensor *w, *b;
+        ck_assert_int_eq(nn_graph_param(t->g, p++, &w, NULL), NN_OK);
+        ck_assert_int_eq(nn_graph_param(t->g, p++, &b, NULL), NN_OK);
+        ck_assert_int_eq(nn_tensor_dim(w, 0), r->out);
+        ck_assert_int_eq(nn_tensor_dim(w, 1), r->in);
+        ck_assert_int_eq(nn_tensor_numel(b), r->out);
+        for (int k = 0; k < r->in * r->out; k++) {
+            nn_tensor_data(w)[k] = (float)(scale * trand());
+            r->w[k] = nn_tensor_data(w)[k];
+        }
+        for (int k = 0; k < r->out; k++) {
+            nn_tensor_data(b)[k] = (float)(0.5 * trand());
+            r->b[k] = nn_tensor_data(b)[k];
+        }
+    }
+}
+
+static void net_free(net *t)
+{
+    for (int i = 0; i < t->nl; i++) {
+        free(t->ref[i].w);
+        free(t->ref[i].b);
+        free(t->ref[i].gw);
+        free(t->ref[i].gb);
+    }
+    nn_graph_destroy(t->g);
+}
+
+static double **acts_alloc(int nl, int n, int width)
+{
+    double **a = calloc((size_t)nl + 1, sizeof *a);
+    for (int i = 0; i <= nl; i++)
+        a[i] = calloc((size_t)(n * width), sizeof(double));
+    return a;
+}
+
+static void acts_free(double **a, int nl)
+{
+    for (int i = 0; i <= nl; i++)
+        free(a[i]);
+    free(a);
+}
+
+/* |got - want| <= 1e-5 |want| + 1e-6 max|want| : relative, except for
+ * elements near zero at the scale of the tensor. */
+static void assert_close(const char *what, const float *got, const double *want, int n)
+{
+    double scale = 0.0;
+    for (int k = 0; k < n; k++)
+        scale = fmax(scale, fabs(want[k]));
+    for (int k = 0; k < n; k++) {
+        double err = fabs((double)got[k] - want[k]);
+        ck_assert_msg(err <= 1e-5 * fabs(want[k]) + 1e-6 * scale,
+                      "%s[%d]: libnn %.9g, reference %.9g (scale %.3g)", what, k, (double)got[k],
+                      want[k], scale);
+    }
+}
+
+/* Runs one training forward + backward in libnn and in the reference and
+ * compares loss and every gradient; then checks the reference gradient by
+ * central finite differences. */
+static void check_net(net *t, int n, int fd)
+{
+    int c = (int)nn_graph_out_features(t->g), head = t->ref[t->nl - 1].kind;
+    nn_tensor *x, *tg = NULL;
+    ck_assert_int_eq(nn_tensor_create(&x, 2, (int64_t[]){n, t->in}), NN_OK);
+    double *xd = malloc(sizeof(double) * (size_t)(n * t->in));
+    for (int k = 0; k < n * t->in; k++) {
+        nn_tensor_data(x)[k] = (float)(2.0 * trand());
+        xd[k] = nn_tensor_data(x)[k];
+    }
+    int *labels = malloc(sizeof(int) * (size_t)n);
+    int32_t *labels32 = malloc(sizeof(int32_t) * (size_t)n);
+    double *targets = malloc(sizeof(double) * (size_t)(n * c));
+    for (int r = 0; r < n; r++)
+        labels[r] = labels32[r] = (int)((trand() + 1.0) * 0.5 * c) % c;
+    float loss = -1.0f;
+    if (head == REF_MSE) {
+        ck_assert_int_eq(nn_tensor_create(&tg, 2, (int64_t[]){n, c}), NN_OK);
+        for (int k = 0; k < n * c; k++) {
+            nn_tensor_data(tg)[k] = (float)trand();
+            targets[k] = nn_tensor_data(tg)[k];
+        }
+        ck_assert_int_eq(nn_graph_forward_loss_targets(t->g, x, tg, &loss), NN_OK);
+    } else {
+        ck_assert_msg(nn_graph_forward_loss(t->g, x, labels32, &loss) == NN_OK, "%s",
+                      nn_last_error());
+    }
+    /* the masks libnn drew, for the reference's dropout layers */
+    for (int i = 0; i < t->nl; i++)
+        if (t->ref[i].kind == REF_DROPOUT)
+            t->ref[i].mask = t->g->pending->lp[i].mask;
+    ck_assert_int_eq(nn_graph_backward(t->g), NN_OK);
+
+    int width = t->in;
+    for (int i = 0; i < t->nl; i++)
+        width = t->ref[i].out > width ? t->ref[i].out : width;
+    double **acts = acts_alloc(t->nl, n, width);
+    const int *lab = head == REF_MSE ? NULL : labels;
+    double want = ref_run(t->ref, t->nl, n, xd, lab, targets, 1, acts);
+    ck_assert_msg(fabs(loss - want) <= 1e-5 * fabs(want) + 1e-7, "loss: libnn %.9g, reference %.9g",
+                  (double)loss, want);
+
+    int p = 0;
+    for (int i = 0; i < t->nl; i++) {
+        ref_layer *r = &t->ref[i];
+        if (r->kind != REF_DENSE)
+            continue;
+        nn_tensor *gw, *gb;
+        ck_assert_int_eq(nn_graph_param(t->g, p++, NULL, &gw), NN_OK);
+        ck_assert_int_eq(nn_graph_param(t->g, p++, NULL, &gb), NN_OK);
+        char what[32];
+        snprintf(what, sizeof what, "dW%d", i);
+        assert_close(what, nn_tensor_data(gw), r->gw, r->in * r->out);
+        snprintf(what, sizeof what, "db%d", i);
+        assert_close(what, nn_tensor_data(gb), r->gb, r->out);
+        if (!fd)
+            continue;
+        /* central differences of the double reference, every parameter */
+        const double h = 1e-6;
+        for (int k = 0; k < r->in * r->out + r->out; k++) {
+            double *v = k < r->in * r->out ? &r->w[k] : &r->b[k - r->in * r->out];
+            double g = k < r->in * r->out ? r->gw[k] : r->gb[k - r->in * r->out];
+            double keep = *v;
+            *v = keep + h;
+            double lp = ref_run(t->ref, t->nl, n, xd, lab, targets, 0, acts);
+            *v = keep - h;
+            double lm = ref_run(t->ref, t->nl, n, xd, lab, targets, 0, acts);
+            *v = keep;
+            double num = (lp - lm) / (2 * h);
+            ck_assert_msg(fabs(num - g) <= 1e-5 * fabs(g) + 1e-7,
+                          "layer %d param %d: analytic %.10g, central difference %.10g", i, k, g,
+                          num);
+        }
+    }
+    acts_free(acts, t->nl);
+    free(xd);
+    free(labels);
+    free(labels32);
+    free(targets);
+    nn_tensor_destroy(x);
+    nn_tensor_destroy(tg);
+}
+
+static const int acts_kinds[] = {REF_RELU, REF_SIGMOID, REF_TANH, REF_GELU};
+
+/* dense -> activation -> dense -> head for each activation and head, on
+ * random small shapes and N in {1, 3, 32}. */
+START_TEST(reference_and_finite_differences)
+{
+    static const int ns[] = {1, 3, 32};
+    int a = _i % 5, head = (_i / 5) % 2 ? REF_MSE : REF_SOFTMAX_CE;
+    for (int k = 0; k < 3; k++) {
+        int n = ns[k];
+        int in = 1 + (int)((trand() + 1) * 3.5), hid = 1 + (int)((trand() + 1) * 4.5),
+            out = 1 + (int)((trand() + 1) * 2.5);
+        if (head == REF_SOFTMAX_CE && out < 2)
+            out = 2;
+        spec sp[4] = {{REF_DENSE, hid, 0},
+                      {a < 4 ? acts_kinds[a] : REF_RELU, 0, a < 4 ? 0.0 : 0.1},
+                      {REF_DENSE, out, 0},
+                      {head, 0, 0}};
+        net t;
+        net_build(&t, in, sp, 4);
+        net_randomize(&t, 1.0);
+        check_net(&t, n, 1);
+        net_free(&t);
+    }
+}
+END_TEST
+
+/* Deeper chains: activations not preceded by a dense layer (unfused),
+ * dropout, an activation first. */
+START_TEST(deeper_chains)
+{
+    spec a[] = {{REF_TANH, 0, 0}, {REF_DENSE, 6, 0}, {REF_RELU, 0, 0}, {REF_DROPOUT, 0, 0.3},
+                {REF_SIGMOID, 0, 0}, {REF_DENSE, 5, 0}, {REF_GELU, 0, 0}, {REF_SOFTMAX_CE, 0, 0}};
+    spec b[] = {{REF_DENSE, 7, 0}, {REF_DROPOUT, 0, 0.5}, {REF_RELU, 0, 0.2}, {REF_DENSE, 4, 0},
+                {REF_TANH, 0, 0}, {REF_DENSE, 3, 0}, {REF_MSE, 0, 0}};
+    for (int n = 1; n <= 17; n += 8) {
+        net t;
+        net_build(&t, 5, a, 8);
+        net_randomize(&t, 0.8);
+        check_net(&t, n, 1);
+        check_net(&t, n, 0); /* second step reuses the plan */
+        net_free(&t);
+        net_build(&t, 4, b, 7);
+        net_randomize(&t, 0.8);
+        check_net(&t, n, 1);
+        net_free(&t);
+    }
+}
+END_TEST
+
+START_TEST(inference_forward_matches_reference)
+{
+    spec sp[] = {{REF_DENSE, 9, 0}, {REF_RELU, 0, 0}, {REF_DROPOUT, 0, 0.5}, {REF_DENSE, 4, 0},
+                 {REF_SOFTMAX_CE, 0, 0}};
+    net t;
+    net_build(&t, 6, sp, 5);
+    net_randomize(&t, 1.0);
+    static float ones[64 * 9];
+    for (int k = 0; k < 64 * 9; k++)
+        ones[k] = 1.0f;
+    t.ref[2].mask = ones; /* dropout is the identity at inference */
+    int n = 5;
+    nn_tensor *x, *y;
+    ck_assert_int_eq(nn_tensor_create(&x, 2, (int64_t[]){n, 6}), NN_OK);
+    ck_assert_int_eq(nn_tensor_create(&y, 2, (int64_t[]){n, 4}), NN_OK);
+    double xd[5 * 6];
+    for (int k = 0; k < n * 6; k++)
+        xd[k] = nn_tensor_data(x)[k] = (float)trand();
+    ck_assert_int_eq(nn_graph_forward(t.g, x, y), NN_OK);
+    double **acts = acts_alloc(5, n, 9);
+    int labels[5] = {0};
+    ref_run(t.ref, 5, n, xd, labels, NULL, 0, acts);
+    for (int r = 0; r < n; r++) {
+        const double *z = acts[5] + r * 4;
+        double m = fmax(fmax(z[0], z[1]), fmax(z[2], z[3])), s = 0.0, sum = 0.0;
+        for (int k = 0; k < 4; k++)
+            s += exp(z[k] - m);
+        double p[4];
+        for (int k = 0; k < 4; k++) {
+            p[k] = exp(z[k] - m) / s;
+            sum += nn_tensor_data(y)[r * 4 + k];
+        }
+        assert_close("probs", nn_tensor_data(y) + r * 4, p, 4);
+        ck_assert_double_eq_tol(sum, 1.0, 1e-6);
+    }
+    /* a graph without a head returns the last layer's outputs */
+    acts_free(acts, 5);
+    nn_tensor_destroy(x);
+    nn_tensor_destroy(y);
+    net_free(&t);
+}
+END_TEST
+
+START_TEST(headless_graph_forward)
+{
+    nn_graph *g;
+    ck_assert_int_eq(nn_graph_create(&g, 2), NN_OK);
+    ck_assert_int_eq(nn_graph_add_dense(g, 2), NN_OK);
+    nn_tensor *w, *b, *x, *y;
+    nn_graph_param(g, 0, &w, NULL);
+    nn_graph_param(g, 1, &b, NULL);
+    float wv[4] = {1, 2, -3, 4}, bv[2] = {0.5f, -1};
+    ck_assert_int_eq(nn_tensor_copy_from(w, wv, 4), NN_OK);
+    ck_assert_int_eq(nn_tensor_copy_from(b, bv, 2), NN_OK);
+    ck_assert_int_eq(nn_tensor_create(&x, 2, (int64_t[]){1, 2}), NN_OK);
+    ck_assert_int_eq(nn_tensor_create(&y, 2, (int64_t[]){1, 2}), NN_OK);
+    nn_tensor_data(x)[0] = 1;
+    nn_tensor_data(x)[1] = 1;
+    ck_assert_int_eq(nn_graph_forward(g, x, y), NN_OK);
+    ck_assert_float_eq(nn_tensor_data(y)[0], 3.5f);  /* 1 + 2 + 0.5 */
+    ck_assert_float_eq(nn_tensor_data(y)[1], 0.0f);  /* -3 + 4 - 1 */
+    ck_assert_int_eq(nn_graph_add_activation(g, NN_ACT_RELU), NN_OK);
+    nn_tensor_data(x)[1] = 0;
+    ck_assert_int_eq(nn_graph_forward(g, x, y), NN_OK);
+    ck_assert_float_eq(nn_tensor_data(y)[0], 1.5f);
+    ck_assert_float_eq(nn_tensor_data(y)[1], 0.0f);  /* relu(-4) */
+    float loss;
+    int32_t lab = 0;
+    ck_assert_int_eq(nn_graph_forward_loss(g, x, &lab, &loss), NN_ERR_STATE);
+    ck_assert_int_eq(nn_graph_forward_loss_targets(g, x, y, &loss), NN_ERR_STATE);
+    nn_tensor_destroy(x);
+    nn_tensor_destroy(y);
+    nn_graph_destroy(g);
+}
+END_TEST
+
+START_TEST(large_logits_stay_finite)
+{
+    nn_graph *g;
+    ck_assert_int_eq(nn_graph_create(&g, 1), NN_OK);
+    ck_assert_int_eq(nn_graph_add_dense(g, 3), NN_OK);
+    ck_assert_int_eq(nn_graph_add_softmax_cross_entropy(g), NN_OK);
+    nn_tensor *w, *x;
+    nn_graph_param(g, 0, &w, NULL);
+    nn_tensor_data(w)[0] = 1e4f;
+    nn_tensor_data(w)[1] = -1e4f;
+    nn_tensor_data(w)[2] = 0.0f;
+    ck_assert_int_eq(nn_tensor_create(&x, 2, (int64_t[]){2, 1}), NN_OK);
+    nn_tensor_data(x)[0] = 1.0f;
+    nn_tensor_data(x)[1] = 1.0f;
+    int32_t labels[2] = {0, 1};
+    float loss;
+    ck_assert_int_eq(nn_graph_forward_loss(g, x, labels, &loss), NN_OK);
+    /* row 0 is right with certainty, row 1 is off by 2e4: mean 1e4 */
+    ck_assert_float_eq_tol(loss, 1e4f, 1.0f);
+    ck_assert_int_eq(nn_graph_backward(g), NN_OK);
+    nn_tensor *gw;
+    nn_graph_param(g, 0, NULL, &gw);
+    for (int k = 0; k < 3; k++)
+        ck_assert(isfinite(nn_tensor_data(gw)[k]));
+    /* d/dz of mean CE: row 1 has p = (1, 0, 0), t = (0, 1, 0): (1, -1, 0)/2 */
+    ck_assert_float_eq_tol(nn_tensor_data(gw)[0], 0.5f, 1e-6f);
+    ck_assert_float_eq_tol(nn_tensor_data(gw)[1], -0.5f, 1e-6f);
+    ck_assert_float_eq_tol(nn_tensor_data(gw)[2], 0.0f, 1e-6f);
+    nn_tensor_destroy(x);
+    nn_graph_destroy(g);
+}
+END_TEST
+
+START_TEST(smoothed_targets_match_reference)
+{
+    spec sp[] = {{REF_DENSE, 5, 0}, {REF_TANH, 0, 0}, {REF_DENSE, 3, 0}, {REF_SOFTMAX_CE, 0, 0}};
+    net t;
+    net_build(&t, 4, sp, 4);
+    net_randomize(&t, 1.0);
+    int n = 3, c = 3;
+    nn_tensor *x, *tg;
+    ck_assert_int_eq(nn_tensor_create(&x, 2, (int64_t[]){n, 4}), NN_OK);
+    ck_assert_int_eq(nn_tensor_create(&tg, 2, (int64_t[]){n, c}), NN_OK);
+    double xd[12], td[9];
+    for (int k = 0; k < 12; k++)
+        xd[k] = nn_tensor_data(x)[k] = (float)trand();
+    for (int r = 0; r < n; r++)
+        for (int k = 0; k < c; k++)
+            td[r * c + k] = nn_tensor_data(tg)[r * c + k] = k == r ? 0.8f : 0.1f;
+    float loss;
+    ck_assert_int_eq(nn_graph_forward_loss_targets(t.g, x, tg, &loss), NN_OK);
+    ck_assert_int_eq(nn_graph_backward(t.g), NN_OK);
+    double **acts = acts_alloc(4, n, 5);
+    double want = ref_run(t.ref, 4, n, xd, NULL, td, 1, acts);
+    ck_assert_double_eq_tol(loss, want, 1e-5 * fabs(want));
+    nn_tensor *gw;
+    nn_graph_param(t.g, 0, NULL, &gw);
+    assert_close("dW0", nn_tensor_data(gw), t.ref[0].gw, 20);
+    acts_free(acts, 4);
+    nn_tensor_destroy(x);
+    nn_tensor_destroy(tg);
+    net_free(&t);
+}
+END_TEST
+
+START_TEST(dropout_statistics)
+{
+    nn_graph *g;
+    ck_assert_int_eq(nn_graph_create(&g, 1000), NN_OK);
+    ck_assert_int_eq(nn_graph_add_dropout(g, 0.25f), NN_OK);
+    ck_assert_int_eq(nn_graph_add_dense(g, 1), NN_OK);
+    ck_assert_int_eq(nn_graph_add_mse_loss(g), NN_OK);
+    nn_tensor *x, *tg, *y;
+    ck_assert_int_eq(nn_tensor_create(&x, 2, (int64_t[]){4, 1000}), NN_OK);
+    ck_assert_int_eq(nn_tensor_create(&tg, 2, (int64_t[]){4, 1}), NN_OK);
+    ck_assert_int_eq(nn_tensor_create(&y, 2, (int64_t[]){4, 1}), NN_OK);
+    for (int k = 0; k < 4000; k++)
+        nn_tensor_data(x)[k] = 1.0f;
+    float loss;
+    ck_assert_int_eq(nn_graph_forward_loss_targets(g, x, tg, &loss), NN_OK);
+    const float *mask = g->pending->lp[0].mask, *out = g->pending->lp[0].y;
+    int zeros = 0;
+    for (int k = 0; k < 4000; k++) {
+        ck_assert(mask[k] == 0.0f || mask[k] == 1.0f / 0.75f);
+        ck_assert_float_eq(out[k], mask[k]);
+        zeros += mask[k] == 0.0f;
+    }
+    /* 1000 of 4000 expected; 5 sigma is about 137 */
+    ck_assert_int_gt(zeros, 860);
+    ck_assert_int_lt(zeros, 1140);
+    /* inference is the identity: y = sum(w) + b for all-ones rows */
+    nn_tensor *w;
+    nn_graph_param(g, 0, &w, NULL);
+    double sw = 0;
+    for (int k = 0; k < 1000; k++)
+        sw += nn_tensor_data(w)[k];
+    ck_assert_int_eq(nn_graph_forward(g, x, y), NN_OK);
+    for (int r = 0; r < 4; r++)
+        ck_assert_double_eq_tol(nn_tensor_data(y)[r], sw, 1e-4);
+    nn_tensor_destroy(x);
+    nn_tensor_destroy(tg);
+    nn_tensor_destroy(y);
+    nn_graph_destroy(g);
+}
+END_TEST
+
+static nn_graph *mlp(int in, int hid, int out, float dropout)
+{
+    nn_graph *g;
+    ck_assert_int_eq(nn_graph_create(&g, in), NN_OK);
+    ck_assert_int_eq(nn_graph_add_dense(g, hid), NN_OK);
+    ck_assert_int_eq(nn_graph_add_activation(g, NN_ACT_RELU), NN_OK);
+    if (dropout > 0)
+        ck_assert_int_eq(nn_graph_add_dropout(g, dropout), NN_OK);
+    ck_assert_int_eq(nn_graph_add_dense(g, out), NN_OK);
+    ck_assert_int_eq(nn_graph_add_softmax_cross_entropy(g), NN_OK);
+    return g;
+}
+
+START_TEST(init_schemes)
+{
+    nn_graph *a = mlp(300, 200, 10, 0), *b = mlp(300, 200, 10, 0);
+    nn_tensor *wa, *wb, *ba;
+    nn_graph_param(a, 0, &wa, NULL);
+    nn_graph_param(a, 1, &ba, NULL);
+    nn_graph_param(b, 0, &wb, NULL);
+    /* default = Glorot uniform with seed 0 */
+    ck_assert_int_eq(nn_graph_init_params(b, NN_INIT_GLOROT_UNIFORM, 0), NN_OK);
+    ck_assert_mem_eq(nn_tensor_data(wa), nn_tensor_data(wb), 300 * 200 * sizeof(float));
+    ck_assert_int_eq(nn_graph_init_params(b, NN_INIT_GLOROT_UNIFORM, 7), NN_OK);
+    ck_assert(memcmp(nn_tensor_data(wa), nn_tensor_data(wb), 300 * 200 * sizeof(float)) != 0);
+    struct { nn_init s; double fan; int uniform; } cases[] = {
+        {NN_INIT_GLOROT_UNIFORM, 500, 1}, {NN_INIT_GLOROT_NORMAL, 500, 0},
+        {NN_INIT_HE_UNIFORM, 300, 1}, {NN_INIT_HE_NORMAL, 300, 0}};
+    for (int c = 0; c < 4; c++) {
+        nn_tensor_data(ba)[3] = 5.0f;
+        ck_assert_int_eq(nn_graph_init_params(a, cases[c].s, 42), NN_OK);
+        ck_assert_float_eq(nn_tensor_data(ba)[3], 0.0f);
+        const float *w = nn_tensor_data(wa);
+        double var = 0, mean = 0, mx = 0, want = 2.0 / cases[c].fan;
+        for (int k = 0; k < 60000; k++) {
+            mean += w[k];
+            var += (double)w[k] * w[k];
+            mx = fmax(mx, fabs(w[k]));
+        }
+        mean /= 60000;
+        var /= 60000;
+        /* uniform(-a, a) with a = sqrt(3 * want) has variance want too */
+        ck_assert_msg(fabs(var - want) < 0.03 * want, "scheme %d: variance %g, want %g", c, var,
+                      want);
+        ck_assert(fabs(mean) < 0.01 * sqrt(want));
+        if (cases[c].uniform)
+            ck_assert(mx <= sqrt(3 * want) && mx > 0.99 * sqrt(3 * want));
+        else
+            ck_assert(mx > 3.5 * sqrt(want)); /* tails a uniform never has */
+    }
+    nn_graph_destroy(a);
+    nn_graph_destroy(b);
+}
+END_TEST
+
+START_TEST(build_errors)
+{
+    nn_graph *g = (nn_graph *)0x1;
+    ck_assert_int_eq(nn_graph_create(NULL, 3), NN_ERR_INVALID_ARGUMENT);
+    ck_assert_str_eq(nn_last_error(), "nn_graph_create: out is NULL");
+    ck_assert_int_eq(nn_graph_create(&g, 0), NN_ERR_INVALID_ARGUMENT);
+    ck_assert_str_eq(nn_last_error(), "nn_graph_create: in_features is 0, must be 1..2^31");
+    ck_assert_ptr_eq(g, (nn_graph *)0x1);
+    ck_assert_int_eq(nn_graph_add_dense(NULL, 3), NN_ERR_INVALID_ARGUMENT);
+    ck_assert_str_eq(nn_last_error(), "nn_graph_add_dense: g is NULL");
+    ck_assert_int_eq(nn_graph_add_activation(NULL, NN_ACT_RELU), NN_ERR_INVALID_ARGUMENT);
+    ck_assert_int_eq(nn_graph_add_dropout(NULL, 0.1f), NN_ERR_INVALID_ARGUMENT);
+    ck_assert_int_eq(nn_graph_add_leaky_relu(NULL, 0.1f), NN_ERR_INVALID_ARGUMENT);
+    ck_assert_int_eq(nn_graph_add_softmax_cross_entropy(NULL), NN_ERR_INVALID_ARGUMENT);
+    ck_assert_int_eq(nn_graph_add_mse_loss(NULL), NN_ERR_INVALID_ARGUMENT);
+    ck_assert_int_eq(nn_graph_init_params(NULL, NN_INIT_HE_NORMAL, 1), NN_ERR_INVALID_ARGUMENT);
+    nn_graph_destroy(NULL);
+
+    ck_assert_int_eq(nn_graph_create(&g, 4), NN_OK);
+    ck_assert_int_eq(nn_graph_add_dense(g, 0), NN_ERR_INVALID_ARGUMENT);
+    ck_assert_str_eq(nn_last_error(), "nn_graph_add_dense: units is 0, must be 1..2^31");
+    ck_assert_int_eq(nn_graph_add_dense(g, -2), NN_ERR_INVALID_ARGUMENT);
+    ck_assert_int_eq(nn_graph_add_dense(g, INT64_C(1) << 62), NN_ERR_INVALID_ARGUMENT);
+    ck_assert_int_eq(nn_graph_add_activation(g, (nn_activation)4), NN_ERR_INVALID_ARGUMENT);
+    ck_assert_str_eq(nn_last_error(), "nn_graph_add_activation: unknown activation 4");
+    ck_assert_int_eq(nn_graph_add_activation(g, (nn_activation)-1), NN_ERR_INVALID_ARGUMENT);
+    ck_assert_int_eq(nn_graph_add_leaky_relu(g, -0.1f), NN_ERR_INVALID_ARGUMENT);
+    ck_assert_int_eq(nn_graph_add_leaky_relu(g, NAN), NN_ERR_INVALID_ARGUMENT);
+    ck_assert_int_eq(nn_graph_add_dropout(g, 1.0f), NN_ERR_INVALID_ARGUMENT);
+    ck_assert_str_eq(nn_last_error(), "nn_graph_add_dropout: rate is 1, must be in [0, 1)");
+    ck_assert_int_eq(nn_graph_add_dropout(g, -0.5f), NN_ERR_INVALID_ARGUMENT);
+    ck_assert_int_eq(nn_graph_add_dropout(g, NAN), NN_ERR_INVALID_ARGUMENT);
+    ck_assert_int_eq(nn_graph_init_params(g, (nn_init)9, 1), NN_ERR_INVALID_ARGUMENT);
+    /* nothing was added */
+    ck_assert_int_eq(nn_graph_param_count(g), 0);
+    ck_assert_int_eq(nn_graph_out_features(g), 4);
+    ck_assert_int_eq(nn_graph_add_dense(g, 3), NN_OK);
+    ck_assert_int_eq(nn_graph_add_softmax_cross_entropy(g), NN_OK);
+    ck_assert_int_eq(nn_graph_add_dense(g, 3), NN_ERR_STATE);
+    ck_assert_str_eq(nn_last_error(),
+                     "nn_graph_add_dense: the graph already ends in its softmax cross-entropy head");
+    ck_assert_int_eq(nn_graph_add_mse_loss(g), NN_ERR_STATE);
+    ck_assert_int_eq(nn_graph_add_softmax_cross_entropy(g), NN_ERR_STATE);
+    ck_assert_int_eq(nn_graph_add_activation(g, NN_ACT_TANH), NN_ERR_STATE);
+    ck_assert_int_eq(nn_graph_add_dropout(g, 0.1f), NN_ERR_STATE);
+    ck_assert_int_eq(nn_graph_param_count(g), 2);
+    ck_assert_int_eq(nn_graph_out_features(g), 3);
+    nn_tensor *v = NULL;
+    ck_assert_int_eq(nn_graph_param(g, 2, &v, NULL), NN_ERR_INVALID_ARGUMENT);
+    ck_assert_str_eq(nn_last_error(), "nn_graph_param: index 2, graph has 2 parameters");
+    ck_assert_int_eq(nn_graph_param(g, -1, &v, NULL), NN_ERR_INVALID_ARGUMENT);
+    ck_assert_ptr_null(v);
+    ck_assert_int_eq(nn_graph_param(NULL, 0, &v, NULL), NN_ERR_INVALID_ARGUMENT);
+    /* borrowed parameter tensors refuse reshape and survive destroy */
+    ck_assert_int_eq(nn_graph_param(g, 0, &v, NULL), NN_OK);
+    ck_assert_int_eq(nn_tensor_reshape(v, 1, (int64_t[]){12}), NN_ERR_STATE);
+    nn_tensor_destroy(v);
+    ck_assert_int_eq(nn_tensor_ndim(v), 2);
+    ck_assert_int_eq(nn_graph_in_features(NULL), 0);
+    ck_assert_int_eq(nn_graph_out_features(NULL), 0);
+    ck_assert_int_eq(nn_graph_param_count(NULL), 0);
+    nn_graph_destroy(g);
+}
+END_TEST
+
+/* One step of plain gradient descent through the public API. */
+static void descend(nn_graph *g, float lr)
+{
+    for (int i = 0; i < nn_graph_param_count(g); i++) {
+        nn_tensor *v, *gr;
+        nn_graph_param(g, i, &v, &gr);
+        for (int64_t k = 0; k < nn_tensor_numel(v); k++)
+            nn_tensor_data(v)[k] -= lr * nn_tensor_data(gr)[k];
+    }
+}
+
+/* Separable toy data: class = quadrant of (x0, x1). */
+static void toy_batch(nn_tensor *x, int32_t *labels, int n)
+{
+    for (int r = 0; r < n; r++) {
+        float a = (float)trand(), b = (float)trand();
+        nn_tensor_data(x)[2 * r] = a;
+        nn_tensor_data(x)[2 * r + 1] = b;
+        labels[r] = (a > 0) * 2 + (b > 0);
+    }
+}
+
+START_TEST(run_errors_leave_graph_working)
+{
+    nn_graph *g = mlp(2, 16, 4, 0);
+    nn_tensor *x, *bad, *y, *ybad, *t3;
+    ck_assert_int_eq(nn_tensor_create(&x, 2, (int64_t[]){8, 2}), NN_OK);
+    ck_assert_int_eq(nn_tensor_create(&bad, 2, (int64_t[]){8, 3}), NN_OK);
+    ck_assert_int_eq(nn_tensor_create(&y, 2, (int64_t[]){8, 4}), NN_OK);
+    ck_assert_int_eq(nn_tensor_create(&ybad, 2, (int64_t[]){7, 4}), NN_OK);
+    ck_assert_int_eq(nn_tensor_create(&t3, 3, (int64_t[]){8, 2, 1}), NN_OK);
+    int32_t labels[8];
+    float loss = -7.0f;
+    toy_batch(x, labels, 8);
+
+    ck_assert_int_eq(nn_graph_backward(g), NN_ERR_STATE);
+    ck_assert_str_eq(nn_last_error(), "nn_graph_backward: no training forward to differentiate "
+                                      "(call nn_graph_forward_loss first)");
+    ck_assert_int_eq(nn_graph_backward(NULL), NN_ERR_INVALID_ARGUMENT);
+    ck_assert_int_eq(nn_graph_forward(NULL, x, y), NN_ERR_INVALID_ARGUMENT);
+    ck_assert_int_eq(nn_graph_forward(g, NULL, y), NN_ERR_INVALID_ARGUMENT);
+    ck_assert_str_eq(nn_last_error(), "nn_graph_forward: x is NULL");
+    ck_assert_int_eq(nn_graph_forward(g, x, NULL), NN_ERR_INVALID_ARGUMENT);
+    ck_assert_int_eq(nn_graph_forward(g, bad, y), NN_ERR_SHAPE);
+    ck_assert_str_eq(nn_last_error(), "nn_graph_forward: x is [8, 3], graph expects [N, 2]");
+    ck_assert_int_eq(nn_graph_forward(g, t3, y), NN_ERR_SHAPE);
+    ck_assert_str_eq(nn_last_error(), "nn_graph_forward: x is [8, 2, 1], graph expects [N, 2]");
+    ck_assert_int_eq(nn_graph_forward(g, x, ybad), NN_ERR_SHAPE);
+    ck_assert_str_eq(nn_last_error(), "nn_graph_forward: y is [7, 4], expected [8, 4]");
+    ck_assert_int_eq(nn_graph_forward_loss(g, bad, labels, &loss), NN_ERR_SHAPE);
+    ck_assert_int_eq(nn_graph_forward_loss(g, x, NULL, &loss), NN_ERR_INVALID_ARGUMENT);
+    ck_assert_int_eq(nn_graph_forward_loss(g, x, labels, NULL), NN_ERR_INVALID_ARGUMENT);
+    ck_assert_int_eq(nn_graph_forward_loss(NULL, x, labels, &loss), NN_ERR_INVALID_ARGUMENT);
+    ck_assert_int_eq(nn_graph_forward_loss_targets(g, x, ybad, &loss), NN_ERR_SHAPE);
+    ck_assert_str_eq(nn_last_error(),
+                     "nn_graph_forward_loss_targets: targets are [7, 4], expected [8, 4]");
+    ck_assert_int_eq(nn_graph_forward_loss_targets(g, x, NULL, &loss), NN_ERR_INVALID_ARGUMENT);
+    int32_t keep = labels[5];
+    labels[5] = 4;
+    ck_assert_int_eq(nn_graph_forward_loss(g, x, labels, &loss), NN_ERR_INVALID_ARGUMENT);
+    ck_assert_str_eq(nn_last_error(), "nn_graph_forward_loss: labels[5] is 4, must be in [0, 4)");
+    labels[5] = -1;
+    ck_assert_int_eq(nn_graph_forward_loss(g, x, labels, &loss), NN_ERR_INVALID_ARGUMENT);
+    labels[5] = keep;
+    ck_assert_float_eq(loss, -7.0f); /* untouched */
+    ck_assert_int_eq(nn_graph_backward(g), NN_ERR_STATE); /* failed forwards leave none pending */
+
+    /* each forward allows one backward */
+    ck_assert_int_eq(nn_graph_forward_loss(g, x, labels, &loss), NN_OK);
+    ck_assert_int_eq(nn_graph_backward(g), NN_OK);
+    ck_assert_int_eq(nn_graph_backward(g), NN_ERR_STATE);
+
+    /* and it still learns: 300 steps of gradient descent on quadrants */
+    float first = 0;
+    nn_tensor *xb;
+    int32_t lb[64];
+    ck_assert_int_eq(nn_tensor_create(&xb, 2, (int64_t[]){64, 2}), NN_OK);
+    for (int step = 0; step < 300; step++) {
+        toy_batch(xb, lb, 64);
+        ck_assert_int_eq(nn_graph_forward_loss(g, xb, lb, &loss), NN_OK);
+        if (step == 0)
+            first = loss;
+        ck_assert_int_eq(nn_graph_backward(g), NN_OK);
+        descend(g, 0.5f);
+    }
+    ck_assert_float_gt(first, 1.0f);
+    ck_assert_float_lt(loss, 0.3f);
+    nn_tensor_destroy(xb);
+    nn_tensor_destroy(x);
+    nn_tensor_destroy(bad);
+    nn_tensor_destroy(y);
+    nn_tensor_destroy(ybad);
+    nn_tensor_destroy(t3);
+    nn_graph_destroy(g);
+}
+END_TEST
+
+START_TEST(steady_state_allocates_nothing)
+{
+    nn_graph *g = mlp(20, 32, 5, 0.2f);
+    nn_tensor *x32, *x16, *y32;
+    ck_assert_int_eq(nn_tensor_create(&x32, 2, (int64_t[]){32, 20}), NN_OK);
+    ck_assert_int_eq(nn_tensor_create(&x16, 2, (int64_t[]){16, 20}), NN_OK);
+    ck_assert_int_eq(nn_tensor_create(&y32, 2, (int64_t[]){32, 5}), NN_OK);
+    int32_t labels[32] = {0};
+    float loss;
+    /* warm-up: builds the plans for 32, the ragged 16, and inference */
+    ck_assert_int_eq(nn_graph_forward_loss(g, x32, labels, &loss), NN_OK);
+    ck_assert_int_eq(nn_graph_backward(g), NN_OK);
+    ck_assert_int_eq(nn_graph_forward_loss(g, x16, labels, &loss), NN_OK);
+    ck_assert_int_eq(nn_graph_backward(g), NN_OK);
+    ck_assert_int_eq(nn_graph_forward(g, x32, y32), NN_OK);
+    nn_mem_fail_at(0);
+    for (int step = 0; step < 20; step++) {
+        nn_tensor *x = step % 5 == 4 ? x16 : x32;
+        ck_assert_int_eq(nn_graph_forward_loss(g, x, labels, &loss), NN_OK);
+        ck_assert_int_eq(nn_graph_backward(g), NN_OK);
+        ck_assert_int_eq(nn_graph_forward(g, x32, y32), NN_OK);
+    }
+    ck_assert_int_eq(nn_mem_fail_at(0), 0);
+    nn_tensor_destroy(x32);
+    nn_tensor_destroy(x16);
+    nn_tensor_destroy(y32);
+    nn_graph_destroy(g);
+}
+END_TEST
+
+static void run_steps(nn_graph *g, float *losses, int steps)
+{
+    nn_tensor *x;
+    ck_assert_int_eq(nn_tensor_create(&x, 2, (int64_t[]){32, 2}), NN_OK);
+    int32_t labels[32];
+    tseed = 99;
+    for (int s = 0; s < steps; s++) {
+        toy_batch(x, labels, 32);
+        ck_assert_int_eq(nn_graph_forward_loss(g, x, labels, &losses[s]), NN_OK);
+        ck_assert_int_eq(nn_graph_backward(g), NN_OK);
+        descend(g, 0.1f);
+    }
+    nn_tensor_destroy(x);
+}
+
+START_TEST(bitwise_deterministic)
+{
+    ck_assert_int_eq(nn_set_num_threads(1), NN_OK);
+    nn_graph *a = mlp(2, 64, 4, 0.3f), *b = mlp(2, 64, 4, 0.3f);
+    ck_assert_int_eq(nn_graph_init_params(a, NN_INIT_HE_UNIFORM, 5), NN_OK);
+    ck_assert_int_eq(nn_graph_init_params(b, NN_INIT_HE_UNIFORM, 5), NN_OK);
+    float la[25], lb[25];
+    run_steps(a, la, 25);
+    run_steps(b, lb, 25);
+    ck_assert_mem_eq(la, lb, sizeof la);
+    for (int i = 0; i < nn_graph_param_count(a); i++) {
+        nn_tensor *va, *ga, *vb, *gb;
+        nn_graph_param(a, i, &va, &ga);
+        nn_graph_param(b, i, &vb, &gb);
+        ck_assert_mem_eq(nn_tensor_data(va), nn_tensor_data(vb),
+                         (size_t)nn_tensor_numel(va) * sizeof(float));
+        ck_assert_mem_eq(nn_tensor_data(ga), nn_tensor_data(gb),
+                         (size_t)nn_tensor_numel(ga) * sizeof(float));
+    }
+    nn_graph_destroy(a);
+    nn_graph_destroy(b);
+}
+END_TEST
+
+START_TEST(many_batch_sizes)
+{
+    /* more sizes than plan slots: plans are evicted and rebuilt, results stay right */
+    spec sp[] = {{REF_DENSE, 6, 0}, {REF_SIGMOID, 0, 0}, {REF_DENSE, 3, 0}, {REF_SOFTMAX_CE, 0, 0}};
+    net t;
+    net_build(&t, 3, sp, 4);
+    net_randomize(&t, 1.0);
+    for (int n = 1; n <= 9; n++)
+        check_net(&t, n, 0);
+    for (int n = 9; n >= 1; n -= 2)
+        check_net(&t, n, 0);
+    net_free(&t);
+}
+END_TEST
+
+Suite *make_suite(void)
+{
+    Suite *s = suite_create("graph");
+    TCase *tc = tcase_create("graph");
+    tcase_set_timeout(tc, 120);
+    tcase_add_loop_test(tc, reference_and_finite_differences, 0, 10);
+    tcase_add_test(tc, deeper_chains);
+    tcase_add_test(tc, inference_forward_matches_reference);
+    tcase_add_test(tc, headless_graph_forward);
+    tcase_add_test(tc, large_logits_stay_finite);
+    tcase_add_test(tc, smoothed_targets_match_reference);
+    tcase_add_test(tc, dropout_statistics);
+    tcase_add_test(tc, init_schemes);
+    tcase_add_test(tc, build_errors);
+    tcase_add_test(tc, run_errors_leave_graph_working);
+    tcase_add_test(tc, steady_state_allocates_nothing);
+    tcase_add_test(tc, bitwise_deterministic);
+    tcase_add_test(tc, many_batch_sizes);
+    suite_add_tcase(s, tc);
+    return s;
+}
