@@ -23,5 +23,6 @@
 #include <nn/threads.h>
 #include <nn/tensor.h>
 #include <nn/graph.h>
+#include <nn/idx.h>
 
 #endif /* NN_NN_H */
