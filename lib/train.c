@@ -1,0 +1,72 @@
+/* Where a graph and an optimizer meet: the training step and evaluation. */
+#include <math.h>
+
+#include <nn/train.h>
+#include "core/core.h"
+#include "graph/graph_internal.h"
+
+nn_status nn_graph_train_step(nn_graph *g, nn_optimizer *o, const nn_tensor *x,
+                              const int32_t *labels, float *loss)
+{
+    if (!g || !o)
+        return nn_fail(NN_ERR_INVALID_ARGUMENT, "nn_graph_train_step: %s is NULL", !g ? "g" : "o");
+    float l;
+    nn_status s = nn_graph_forward_loss(g, x, labels, &l);
+    if (s == NN_OK)
+        s = nn_graph_backward(g);
+    if (s == NN_OK)
+        s = nn_optimizer_step(o);
+    if (s == NN_OK && loss)
+        *loss = l;
+    return s;
+}
+
+/* Rows per inference call: big enough for efficient matrix products, small
+ * enough that the working memory stays in cache-friendly sizes. */
+enum { EVAL_BATCH = 256 };
+
+nn_status nn_graph_evaluate(nn_graph *g, const nn_tensor *x, const int32_t *labels, float *loss,
+                            float *accuracy)
+{
+    if (!g || !x || !labels)
+        return nn_fail(NN_ERR_INVALID_ARGUMENT, "nn_graph_evaluate: %s is NULL",
+                       !g ? "g" : !x ? "x" : "labels");
+    if (!nn_graph_has_softmax_head(g))
+        return nn_fail(NN_ERR_STATE, "nn_graph_evaluate: the graph has no softmax cross-entropy head");
+    int64_t in = nn_graph_in_features(g), c = nn_graph_out_features(g);
+    if (nn_tensor_ndim(x) != 2 || nn_tensor_dim(x, 1) != in)
+        return nn_fail(NN_ERR_SHAPE, "nn_graph_evaluate: x is not [N, %lld]", (long long)in);
+    int64_t n = nn_tensor_dim(x, 0);
+    for (int64_t r = 0; r < n; r++)
+        if (labels[r] < 0 || labels[r] >= c)
+            return nn_fail(NN_ERR_INVALID_ARGUMENT,
+                           "nn_graph_evaluate: labels[%lld] is %d, must be in [0, %lld)",
+                           (long long)r, (int)labels[r], (long long)c);
+    const float *data = nn_tensor_data((nn_tensor *)(uintptr_t)x);
+    double total = 0.0;
+    int64_t correct = 0;
+    for (int64_t r0 = 0; r0 < n; r0 += EVAL_BATCH) {
+        int64_t m = n - r0 < EVAL_BATCH ? n - r0 : EVAL_BATCH;
+        const float *probs, *logits;
+        nn_status s = nn_graph_infer(g, data + r0 * in, m, &probs, &logits);
+        if (s != NN_OK)
+            return s;
+        for (int64_t r = 0; r < m; r++) {
+            const float *z = logits + r * c;
+            int64_t best = 0;
+            for (int64_t k = 1; k < c; k++)
+                best = z[k] > z[best] ? k : best;
+            correct += best == labels[r0 + r];
+            /* cross-entropy from the logits: logsumexp(z) - z[label] */
+            double m2 = z[best], sum = 0.0;
+            for (int64_t k = 0; k < c; k++)
+                sum += exp((double)z[k] - m2);
+            total += m2 + log(sum) - z[labels[r0 + r]];
+        }
+    }
+    if (loss)
+        *loss = (float)(total / (double)n);
+    if (accuracy)
+        *accuracy = (float)((double)correct / (double)n);
+    return NN_OK;
+}

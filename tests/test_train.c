@@ -1,0 +1,169 @@
+/* nn_graph_train_step and nn_graph_evaluate: XOR learned with every
+ * optimizer, evaluation figures checked against hand-made cases. */
+#include <math.h>
+#include <string.h>
+
+#include <nn/nn.h>
+#include "test_main.h"
+
+static const float xor_x[8] = {0, 0, 0, 1, 1, 0, 1, 1};
+static const int32_t xor_y[4] = {0, 1, 1, 0};
+
+static nn_graph *xor_graph(void)
+{
+    nn_graph *g;
+    ck_assert_int_eq(nn_graph_create(&g, 2), NN_OK);
+    ck_assert_int_eq(nn_graph_add_dense(g, 8), NN_OK);
+    ck_assert_int_eq(nn_graph_add_activation(g, NN_ACT_TANH), NN_OK);
+    ck_assert_int_eq(nn_graph_add_dense(g, 2), NN_OK);
+    ck_assert_int_eq(nn_graph_add_softmax_cross_entropy(g), NN_OK);
+    ck_assert_int_eq(nn_graph_init_params(g, NN_INIT_GLOROT_UNIFORM, 3), NN_OK);
+    return g;
+}
+
+/* 0: SGD, 1: SGD momentum, 2: SGD Nesterov, 3: Adam, 4: AdamW */
+START_TEST(xor_with_each_optimizer)
+{
+    nn_graph *g = xor_graph();
+    nn_optimizer *o = NULL;
+    switch (_i) {
+    case 0: ck_assert_int_eq(nn_sgd_create(&o, g, 0.5f), NN_OK); break;
+    case 1:
+        ck_assert_int_eq(nn_sgd_create(&o, g, 0.1f), NN_OK);
+        ck_assert_int_eq(nn_sgd_set_momentum(o, 0.9f, 0), NN_OK);
+        break;
+    case 2:
+        ck_assert_int_eq(nn_sgd_create(&o, g, 0.1f), NN_OK);
+        ck_assert_int_eq(nn_sgd_set_momentum(o, 0.9f, 1), NN_OK);
+        break;
+    case 3: ck_assert_int_eq(nn_adam_create(&o, g, 0.05f), NN_OK); break;
+    case 4: ck_assert_int_eq(nn_adamw_create(&o, g, 0.05f, 1e-4f), NN_OK); break;
+    }
+    nn_tensor *x;
+    ck_assert_int_eq(nn_tensor_create(&x, 2, (int64_t[]){4, 2}), NN_OK);
+    ck_assert_int_eq(nn_tensor_copy_from(x, xor_x, 8), NN_OK);
+    float loss = 0, first = 0, acc = 0, eloss = 0;
+    for (int step = 0; step < 1000; step++) {
+        ck_assert_int_eq(nn_graph_train_step(g, o, x, xor_y, &loss), NN_OK);
+        if (step == 0)
+            first = loss;
+    }
+    ck_assert_int_eq(nn_optimizer_step_count(o), 1000);
+    ck_assert_float_gt(first, 0.5f);
+    ck_assert_msg(loss < 0.01f, "optimizer %d: loss %g after 1000 steps", _i, (double)loss);
+    ck_assert_int_eq(nn_graph_evaluate(g, x, xor_y, &eloss, &acc), NN_OK);
+    ck_assert_float_eq(acc, 1.0f);
+    ck_assert_float_lt(eloss, 0.01f);
+    nn_tensor_destroy(x);
+    nn_optimizer_destroy(o);
+    nn_graph_destroy(g);
+}
+END_TEST
+
+START_TEST(evaluate_matches_forward)
+{
+    /* 600 rows: more than one internal batch, and a ragged last one */
+    nn_graph *g;
+    ck_assert_int_eq(nn_graph_create(&g, 3), NN_OK);
+    ck_assert_int_eq(nn_graph_add_dense(g, 4), NN_OK);
+    ck_assert_int_eq(nn_graph_add_dropout(g, 0.5f), NN_OK);
+    ck_assert_int_eq(nn_graph_add_softmax_cross_entropy(g), NN_OK);
+    nn_tensor *x, *p;
+    ck_assert_int_eq(nn_tensor_create(&x, 2, (int64_t[]){600, 3}), NN_OK);
+    ck_assert_int_eq(nn_tensor_create(&p, 2, (int64_t[]){600, 4}), NN_OK);
+    int32_t labels[600];
+    for (int r = 0; r < 600; r++) {
+        for (int k = 0; k < 3; k++)
+            nn_tensor_data(x)[r * 3 + k] = (float)((r * 7 + k * 13) % 11) / 5.0f - 1.0f;
+        labels[r] = (r * 5) % 4;
+    }
+    ck_assert_int_eq(nn_graph_forward(g, x, p), NN_OK);
+    double want_loss = 0;
+    int correct = 0;
+    for (int r = 0; r < 600; r++) {
+        const float *pr = nn_tensor_data(p) + r * 4;
+        int best = 0;
+        for (int k = 1; k < 4; k++)
+            best = pr[k] > pr[best] ? k : best;
+        correct += best == labels[r];
+        want_loss -= log(pr[labels[r]]);
+    }
+    float loss, acc;
+    ck_assert_int_eq(nn_graph_evaluate(g, x, labels, &loss, &acc), NN_OK);
+    ck_assert_double_eq_tol(loss, want_loss / 600, 1e-5);
+    ck_assert_double_eq_tol(acc, correct / 600.0, 1e-7);
+    ck_assert_int_eq(nn_graph_evaluate(g, x, labels, NULL, &acc), NN_OK);
+    ck_assert_int_eq(nn_graph_evaluate(g, x, labels, &loss, NULL), NN_OK);
+    nn_tensor_destroy(x);
+    nn_tensor_destroy(p);
+    nn_graph_destroy(g);
+}
+END_TEST
+
+START_TEST(evaluate_keeps_pending_backward)
+{
+    nn_graph *g = xor_graph();
+    nn_tensor *x;
+    ck_assert_int_eq(nn_tensor_create(&x, 2, (int64_t[]){4, 2}), NN_OK);
+    ck_assert_int_eq(nn_tensor_copy_from(x, xor_x, 8), NN_OK);
+    float loss, acc;
+    ck_assert_int_eq(nn_graph_forward_loss(g, x, xor_y, &loss), NN_OK);
+    ck_assert_int_eq(nn_graph_evaluate(g, x, xor_y, NULL, &acc), NN_OK);
+    ck_assert_int_eq(nn_graph_backward(g), NN_OK);
+    nn_tensor_destroy(x);
+    nn_graph_destroy(g);
+}
+END_TEST
+
+START_TEST(bad_arguments)
+{
+    nn_graph *g = xor_graph();
+    nn_optimizer *o;
+    ck_assert_int_eq(nn_sgd_create(&o, g, 0.1f), NN_OK);
+    nn_tensor *x, *bad;
+    ck_assert_int_eq(nn_tensor_create(&x, 2, (int64_t[]){4, 2}), NN_OK);
+    ck_assert_int_eq(nn_tensor_create(&bad, 2, (int64_t[]){4, 3}), NN_OK);
+    float loss = 5.0f, acc = 5.0f;
+    int32_t labels[4] = {0, 1, 2, 0};
+    ck_assert_int_eq(nn_graph_train_step(NULL, o, x, xor_y, &loss), NN_ERR_INVALID_ARGUMENT);
+    ck_assert_str_eq(nn_last_error(), "nn_graph_train_step: g is NULL");
+    ck_assert_int_eq(nn_graph_train_step(g, NULL, x, xor_y, &loss), NN_ERR_INVALID_ARGUMENT);
+    ck_assert_int_eq(nn_graph_train_step(g, o, NULL, xor_y, &loss), NN_ERR_INVALID_ARGUMENT);
+    ck_assert_int_eq(nn_graph_train_step(g, o, bad, xor_y, &loss), NN_ERR_SHAPE);
+    ck_assert_int_eq(nn_graph_train_step(g, o, x, labels, &loss), NN_ERR_INVALID_ARGUMENT);
+    ck_assert_int_eq(nn_optimizer_step_count(o), 0);
+    ck_assert_float_eq(loss, 5.0f);
+    ck_assert_int_eq(nn_graph_train_step(g, o, x, xor_y, NULL), NN_OK);
+    ck_assert_int_eq(nn_optimizer_step_count(o), 1);
+    ck_assert_int_eq(nn_graph_evaluate(NULL, x, xor_y, &loss, &acc), NN_ERR_INVALID_ARGUMENT);
+    ck_assert_int_eq(nn_graph_evaluate(g, NULL, xor_y, &loss, &acc), NN_ERR_INVALID_ARGUMENT);
+    ck_assert_int_eq(nn_graph_evaluate(g, x, NULL, &loss, &acc), NN_ERR_INVALID_ARGUMENT);
+    ck_assert_int_eq(nn_graph_evaluate(g, bad, xor_y, &loss, &acc), NN_ERR_SHAPE);
+    ck_assert_int_eq(nn_graph_evaluate(g, x, labels, &loss, &acc), NN_ERR_INVALID_ARGUMENT);
+    ck_assert_str_eq(nn_last_error(), "nn_graph_evaluate: labels[2] is 2, must be in [0, 2)");
+    ck_assert_float_eq(acc, 5.0f);
+    nn_graph *m;
+    ck_assert_int_eq(nn_graph_create(&m, 2), NN_OK);
+    ck_assert_int_eq(nn_graph_add_dense(m, 2), NN_OK);
+    ck_assert_int_eq(nn_graph_add_mse_loss(m), NN_OK);
+    ck_assert_int_eq(nn_graph_evaluate(m, x, xor_y, &loss, &acc), NN_ERR_STATE);
+    nn_graph_destroy(m);
+    nn_tensor_destroy(x);
+    nn_tensor_destroy(bad);
+    nn_optimizer_destroy(o);
+    nn_graph_destroy(g);
+}
+END_TEST
+
+Suite *make_suite(void)
+{
+    Suite *s = suite_create("train");
+    TCase *tc = tcase_create("train");
+    tcase_set_timeout(tc, 60);
+    tcase_add_loop_test(tc, xor_with_each_optimizer, 0, 5);
+    tcase_add_test(tc, evaluate_matches_forward);
+    tcase_add_test(tc, evaluate_keeps_pending_backward);
+    tcase_add_test(tc, bad_arguments);
+    suite_add_tcase(s, tc);
+    return s;
+}
