@@ -4,18 +4,41 @@
 #include <nn/train.h>
 #include "core/core.h"
 #include "graph/graph_internal.h"
+#include "optim/optim_internal.h"
+
+static void fused_update(void *ctx, int64_t lo, int64_t len)
+{
+    nn_optimizer_fused_range(ctx, lo, len);
+}
 
 nn_status nn_graph_train_step(nn_graph *g, nn_optimizer *o, const nn_tensor *x,
                               const int32_t *labels, float *loss)
 {
     if (!g || !o)
         return nn_fail(NN_ERR_INVALID_ARGUMENT, "nn_graph_train_step: %s is NULL", !g ? "g" : "o");
+    if (o->graph != g)
+        return nn_fail(NN_ERR_INVALID_ARGUMENT, o->graph ? "nn_graph_train_step: the optimizer "
+                                                           "is bound to another graph"
+                                                         : "nn_graph_train_step: the optimizer's "
+                                                           "graph was destroyed");
     float l;
     nn_status s = nn_graph_forward_loss(g, x, labels, &l);
-    if (s == NN_OK)
+    if (s != NN_OK)
+        return s;
+    /* Fused: each parameter range is updated as soon as its gradient is
+     * final, while it is still in cache; the same bits as backward + step. */
+    s = nn_optimizer_fused_begin(o);
+    if (s == NN_OK) {
+        nn_param_hook hook = {fused_update, o};
+        s = nn_graph_backward_with(g, &hook);
+        if (s == NN_OK)
+            nn_optimizer_fused_end(o);
+    }
+    if (s == NN_ERR_UNSUPPORTED) { /* clipping, or a graph the fused path does not run */
         s = nn_graph_backward(g);
-    if (s == NN_OK)
-        s = nn_optimizer_step(o);
+        if (s == NN_OK)
+            s = nn_optimizer_step(o);
+    }
     if (s == NN_OK && loss)
         *loss = l;
     return s;

@@ -155,6 +155,162 @@ START_TEST(bad_arguments)
 }
 END_TEST
 
+/* A 30-64-64-5 MLP with dropout: three dense layers, so that every phase
+ * kind of the threaded executor runs. */
+static nn_graph *mlp3(void)
+{
+    nn_graph *g;
+    ck_assert_int_eq(nn_graph_create(&g, 30), NN_OK);
+    ck_assert_int_eq(nn_graph_add_dense(g, 150), NN_OK);
+    ck_assert_int_eq(nn_graph_add_activation(g, NN_ACT_RELU), NN_OK);
+    ck_assert_int_eq(nn_graph_add_dropout(g, 0.25f), NN_OK);
+    ck_assert_int_eq(nn_graph_add_dense(g, 70), NN_OK);
+    ck_assert_int_eq(nn_graph_add_leaky_relu(g, 0.1f), NN_OK);
+    ck_assert_int_eq(nn_graph_add_dense(g, 5), NN_OK);
+    ck_assert_int_eq(nn_graph_add_softmax_cross_entropy(g), NN_OK);
+    ck_assert_int_eq(nn_graph_init_params(g, NN_INIT_HE_UNIFORM, 11), NN_OK);
+    return g;
+}
+
+static nn_optimizer *make_opt(nn_graph *g, int kind)
+{
+    nn_optimizer *o = NULL;
+    if (kind == 0) {
+        ck_assert_int_eq(nn_sgd_create(&o, g, 0.05f), NN_OK);
+        ck_assert_int_eq(nn_sgd_set_momentum(o, 0.9f, 1), NN_OK);
+        ck_assert_int_eq(nn_optimizer_set_weight_decay(o, 1e-3f), NN_OK);
+    } else if (kind == 1) {
+        ck_assert_int_eq(nn_adam_create(&o, g, 1e-3f), NN_OK);
+    } else {
+        ck_assert_int_eq(nn_adamw_create(&o, g, 1e-3f, 0.01f), NN_OK);
+    }
+    return o;
+}
+
+/* Trains steps batches of 24 rows (the last one ragged, 13 rows) with
+ * train_step (fused) or with forward, backward and step (unfused). */
+static void train(nn_graph *g, nn_optimizer *o, int steps, int fused)
+{
+    nn_tensor *x24, *x13;
+    ck_assert_int_eq(nn_tensor_create(&x24, 2, (int64_t[]){24, 30}), NN_OK);
+    ck_assert_int_eq(nn_tensor_create(&x13, 2, (int64_t[]){13, 30}), NN_OK);
+    int32_t labels[24];
+    unsigned seed = 7;
+    for (int s = 0; s < steps; s++) {
+        nn_tensor *x = s % 4 == 3 ? x13 : x24;
+        int n = (int)nn_tensor_dim(x, 0);
+        for (int k = 0; k < n * 30; k++) {
+            seed = seed * 1103515245u + 12345u;
+            nn_tensor_data(x)[k] = (float)((seed >> 16) % 1000) / 500.0f - 1.0f;
+        }
+        for (int r = 0; r < n; r++)
+            labels[r] = (int32_t)((r * 7 + s) % 5);
+        float loss;
+        if (fused) {
+            ck_assert_int_eq(nn_graph_train_step(g, o, x, labels, &loss), NN_OK);
+        } else {
+            ck_assert_int_eq(nn_graph_forward_loss(g, x, labels, &loss), NN_OK);
+            ck_assert_int_eq(nn_graph_backward(g), NN_OK);
+            ck_assert_int_eq(nn_optimizer_step(o), NN_OK);
+        }
+    }
+    nn_tensor_destroy(x24);
+    nn_tensor_destroy(x13);
+}
+
+static void assert_same_params(nn_graph *a, nn_graph *b)
+{
+    for (int i = 0; i < nn_graph_param_count(a); i++) {
+        nn_tensor *va, *vb;
+        nn_graph_param(a, i, &va, NULL);
+        nn_graph_param(b, i, &vb, NULL);
+        ck_assert_msg(memcmp(nn_tensor_data(va), nn_tensor_data(vb),
+                             (size_t)nn_tensor_numel(va) * sizeof(float)) == 0,
+                      "parameter %d differs", i);
+    }
+}
+
+/* The fused step (optimizer inside the backward pass) gives the bits of
+ * backward followed by nn_optimizer_step. */
+START_TEST(fused_step_equals_unfused)
+{
+    nn_graph *a = mlp3(), *b = mlp3();
+    nn_optimizer *oa = make_opt(a, _i), *ob = make_opt(b, _i);
+    train(a, oa, 12, 1);
+    train(b, ob, 12, 0);
+    assert_same_params(a, b);
+    ck_assert_int_eq(nn_optimizer_step_count(oa), 12);
+    nn_optimizer_destroy(oa);
+    nn_optimizer_destroy(ob);
+    nn_graph_destroy(a);
+    nn_graph_destroy(b);
+}
+END_TEST
+
+/* The threaded executor splits work the same way for any thread count. */
+START_TEST(thread_count_does_not_change_results)
+{
+    nn_graph *ref = NULL;
+    for (int threads = 1; threads <= 3; threads++) {
+        ck_assert_int_eq(nn_set_num_threads(threads), NN_OK);
+        nn_graph *g = mlp3();
+        nn_optimizer *o = make_opt(g, 1);
+        train(g, o, 10, 1);
+        nn_optimizer_destroy(o);
+        if (ref) {
+            assert_same_params(ref, g);
+            nn_graph_destroy(g);
+        } else {
+            ref = g;
+        }
+    }
+    nn_graph_destroy(ref);
+}
+END_TEST
+
+/* With clipping the step cannot be fused; train_step still applies it. */
+START_TEST(train_step_with_clipping)
+{
+    nn_graph *a = mlp3(), *b = mlp3();
+    nn_optimizer *oa = make_opt(a, 1), *ob = make_opt(b, 1);
+    ck_assert_int_eq(nn_optimizer_set_clip_norm(oa, 0.05f), NN_OK);
+    ck_assert_int_eq(nn_optimizer_set_clip_norm(ob, 0.05f), NN_OK);
+    train(a, oa, 6, 1);
+    train(b, ob, 6, 0);
+    assert_same_params(a, b);
+    nn_graph *c = mlp3();
+    nn_optimizer *oc = make_opt(c, 1);
+    train(c, oc, 6, 1); /* unclipped: must differ */
+    nn_tensor *va, *vc;
+    nn_graph_param(a, 0, &va, NULL);
+    nn_graph_param(c, 0, &vc, NULL);
+    ck_assert(memcmp(nn_tensor_data(va), nn_tensor_data(vc), 150 * 30 * sizeof(float)) != 0);
+    nn_optimizer_destroy(oa);
+    nn_optimizer_destroy(ob);
+    nn_optimizer_destroy(oc);
+    nn_graph_destroy(a);
+    nn_graph_destroy(b);
+    nn_graph_destroy(c);
+}
+END_TEST
+
+START_TEST(optimizer_of_another_graph)
+{
+    nn_graph *a = mlp3(), *b = mlp3();
+    nn_optimizer *ob = make_opt(b, 1);
+    nn_tensor *x;
+    ck_assert_int_eq(nn_tensor_create(&x, 2, (int64_t[]){2, 30}), NN_OK);
+    int32_t labels[2] = {0, 1};
+    ck_assert_int_eq(nn_graph_train_step(a, ob, x, labels, NULL), NN_ERR_INVALID_ARGUMENT);
+    ck_assert_str_eq(nn_last_error(), "nn_graph_train_step: the optimizer is bound to another graph");
+    ck_assert_int_eq(nn_optimizer_step_count(ob), 0);
+    nn_tensor_destroy(x);
+    nn_optimizer_destroy(ob);
+    nn_graph_destroy(a);
+    nn_graph_destroy(b);
+}
+END_TEST
+
 Suite *make_suite(void)
 {
     Suite *s = suite_create("train");
@@ -164,6 +320,10 @@ Suite *make_suite(void)
     tcase_add_test(tc, evaluate_matches_forward);
     tcase_add_test(tc, evaluate_keeps_pending_backward);
     tcase_add_test(tc, bad_arguments);
+    tcase_add_loop_test(tc, fused_step_equals_unfused, 0, 3);
+    tcase_add_test(tc, thread_count_does_not_change_results);
+    tcase_add_test(tc, train_step_with_clipping);
+    tcase_add_test(tc, optimizer_of_another_graph);
     suite_add_tcase(s, tc);
     return s;
 }

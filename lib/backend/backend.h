@@ -55,4 +55,9 @@ nn_status nn_bk_eltwise_forward(nn_bk_eltwise *e, const float *x, float *y);
 nn_status nn_bk_eltwise_backward(nn_bk_eltwise *e, const float *x, const float *y,
                                  const float *dy, float *dx);
 
+/* C[M,N] = op(A) op(B), row-major, op = transpose for 't'; alpha 1, beta 0.
+ * Runs on the calling thread's OpenMP thread count. */
+nn_status nn_bk_sgemm(char transa, char transb, int64_t m, int64_t n, int64_t k, const float *a,
+                      int64_t lda, const float *b, int64_t ldb, float *c, int64_t ldc);
+
 #endif

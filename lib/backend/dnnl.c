@@ -404,3 +404,12 @@ nn_status nn_bk_eltwise_backward(nn_bk_eltwise *e, const float *x, const float *
                                {DNNL_ARG_DIFF_SRC, e->m_c}};
     return prim_run(e->ctx, &e->bwd, 3, args, "eltwise backward");
 }
+
+/* ---- plain matrix products ---------------------------------------- */
+
+nn_status nn_bk_sgemm(char transa, char transb, int64_t m, int64_t n, int64_t k, const float *a,
+                      int64_t lda, const float *b, int64_t ldb, float *c, int64_t ldc)
+{
+    dnnl_status_t st = dnnl_sgemm(transa, transb, m, n, k, 1.0f, a, lda, b, ldb, 0.0f, c, ldc);
+    return st == dnnl_success ? NN_OK : bk_fail(st, "sgemm");
+}

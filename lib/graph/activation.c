@@ -27,3 +27,31 @@ nn_status nn_activation_backward(nn_graph *g, int i, plan *p, const float *x, co
     layer_plan *lp = &p->lp[i];
     return nn_bk_eltwise_backward(lp->eltwise, x, y, lp->dy, dx);
 }
+
+/* ReLU and leaky ReLU on columns c0..c1-1 of [N, C] rows, for the threaded
+ * executor: y = x > 0 ? x : alpha x (x and y may be the same buffer), and
+ * dx = dy * (y > 0 ? 1 : alpha), from the output as oneDNN's
+ * relu_use_dst_for_bwd does. */
+void nn_relu_forward_cols(const layer *l, int64_t n, const float *x, float *y, int64_t c0,
+                          int64_t c1)
+{
+    const float a = l->alpha;
+    for (int64_t r = 0; r < n; r++) {
+        const float *xr = x + r * l->out;
+        float *yr = y + r * l->out;
+        for (int64_t c = c0; c < c1; c++)
+            yr[c] = xr[c] > 0.0f ? xr[c] : a * xr[c];
+    }
+}
+
+void nn_relu_backward_cols(const layer *l, int64_t n, const float *y, const float *dy, float *dx,
+                           int64_t c0, int64_t c1)
+{
+    const float a = l->alpha;
+    for (int64_t r = 0; r < n; r++) {
+        const float *yr = y + r * l->out, *dyr = dy + r * l->out;
+        float *dxr = dx + r * l->out;
+        for (int64_t c = c0; c < c1; c++)
+            dxr[c] = yr[c] > 0.0f ? dyr[c] : a * dyr[c];
+    }
+}

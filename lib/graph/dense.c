@@ -36,6 +36,52 @@ nn_status nn_dense_backward(nn_graph *g, int i, plan *p, const float *x, float *
     return s;
 }
 
+/* Column-range versions for the threaded executor (parallel.c): each call
+ * touches only output columns (or weight rows) c0..c1-1, so disjoint
+ * ranges run on different threads at once, and a range's result does not
+ * depend on which thread computes it. */
+nn_status nn_dense_forward_cols(nn_graph *g, int i, plan *p, const float *x, int64_t c0,
+                                int64_t c1)
+{
+    const layer *l = &g->layers[i];
+    float *y = p->lp[i].y;
+    const float *b = g->values + l->b_off;
+    nn_status s = nn_bk_sgemm('N', 'T', p->n, c1 - c0, l->in, x, l->in,
+                              g->values + l->w_off + c0 * l->in, l->in, y + c0, l->out);
+    for (int64_t r = 0; r < p->n; r++) {
+        float *yr = y + r * l->out;
+        for (int64_t c = c0; c < c1; c++)
+            yr[c] += b[c];
+    }
+    return s;
+}
+
+nn_status nn_dense_backward_weights_rows(nn_graph *g, int i, plan *p, const float *x,
+                                         int64_t c0, int64_t c1)
+{
+    const layer *l = &g->layers[i];
+    const float *dy = p->lp[i].dy;
+    float *db = g->grads + l->b_off;
+    nn_status s = nn_bk_sgemm('T', 'N', c1 - c0, l->in, p->n, dy + c0, l->out, x, l->in,
+                              g->grads + l->w_off + c0 * l->in, l->in);
+    for (int64_t c = c0; c < c1; c++)
+        db[c] = 0.0f;
+    for (int64_t r = 0; r < p->n; r++) {
+        const float *dyr = dy + r * l->out;
+        for (int64_t c = c0; c < c1; c++)
+            db[c] += dyr[c];
+    }
+    return s;
+}
+
+nn_status nn_dense_backward_data_cols(nn_graph *g, int i, plan *p, float *dx, int64_t c0,
+                                      int64_t c1)
+{
+    const layer *l = &g->layers[i];
+    return nn_bk_sgemm('N', 'N', p->n, c1 - c0, l->out, p->lp[i].dy, l->out,
+                       g->values + l->w_off + c0, l->in, dx + c0, l->in);
+}
+
 void nn_dense_init(nn_graph *g, const layer *l, nn_init scheme)
 {
     float *w = g->values + l->w_off;

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include <nn/threads.h>
+#include "core/pool.h"
 #include "graph_impl.h"
 
 static void plan_free(nn_graph *g, plan *p)
@@ -15,6 +16,7 @@ static void plan_free(nn_graph *g, plan *p)
             nn_bk_eltwise_destroy(p->lp[i].eltwise);
         }
     }
+    nn_parallel_plan_free(p);
     nn_mem_free(p->lp);
     nn_mem_free(p->buf);
     nn_mem_free(p);
@@ -98,7 +100,12 @@ static nn_status plan_build(nn_graph *g, int64_t n, int training, plan **out)
         goto fail;
     }
     plan_layout(g, p, p->buf);
-    for (int i = 0; i < g->nlayers && s == NN_OK; i++) {
+    if (nn_parallel_eligible(g)) {
+        s = nn_parallel_plan(g, p);
+        if (s != NN_OK)
+            goto fail;
+    }
+    for (int i = 0; i < g->nlayers && s == NN_OK && !p->fast; i++) {
         switch (g->layers[i].kind) {
         case LAYER_DENSE: s = nn_dense_plan(g, i, p); break;
         case LAYER_ACTIVATION: s = nn_activation_plan(g, i, p); break;
@@ -144,7 +151,7 @@ static nn_status plan_get(nn_graph *g, int64_t n, int training, plan **out)
 }
 
 /* Where layer i's output lives: its own buffer, or the one it passes on. */
-static const float *layer_out(const nn_graph *g, const plan *p, int i, const float *x)
+const float *nn_layer_out(const nn_graph *g, const plan *p, int i, const float *x)
 {
     while (i >= 0 && !p->lp[i].y)
         i = g->layers[i].input;
@@ -153,16 +160,20 @@ static const float *layer_out(const nn_graph *g, const plan *p, int i, const flo
 
 static nn_status run_forward(nn_graph *g, plan *p, const float *x, float *loss)
 {
+    if (p->fast)
+        return nn_parallel_forward(g, p, x, loss);
     nn_status s = NN_OK;
+    if (p->training)
+        nn_dropout_draw_keys(g, p);
     for (int i = 0; i < g->nlayers && s == NN_OK; i++) {
         const layer *l = &g->layers[i];
-        const float *in = layer_out(g, p, l->input, x);
+        const float *in = nn_layer_out(g, p, l->input, x);
         switch (l->kind) {
         case LAYER_DENSE: s = nn_dense_forward(g, i, p, in); break;
         case LAYER_ACTIVATION: s = nn_activation_forward(g, i, p, in); break;
         case LAYER_DROPOUT:
             if (p->training)
-                nn_dropout_forward(g, i, p, in);
+                nn_dropout_forward_cols(l, &p->lp[i], p->n, in, 0, l->out);
             break;
         case LAYER_SOFTMAX_CE: {
             float v = nn_softmax_ce_forward(p, l->out, in, p->lp[i].y, p->training);
@@ -203,10 +214,10 @@ nn_status nn_graph_infer(nn_graph *g, const float *x, int64_t n, const float **o
     if (s != NN_OK)
         return s;
     int last = g->nlayers - 1;
-    *out = layer_out(g, p, last, x);
+    *out = nn_layer_out(g, p, last, x);
     if (logits)
         *logits = last >= 0 && g->layers[last].kind == LAYER_SOFTMAX_CE
-                      ? layer_out(g, p, g->layers[last].input, x)
+                      ? nn_layer_out(g, p, g->layers[last].input, x)
                       : *out;
     return NN_OK;
 }
@@ -308,22 +319,41 @@ nn_status nn_graph_backward(nn_graph *g)
     if (!p)
         return nn_fail(NN_ERR_STATE, "nn_graph_backward: no training forward to differentiate "
                                      "(call nn_graph_forward_loss first)");
-    nn_threads_apply();
     nn_status s = NN_OK;
+    if (p->fast) {
+        s = nn_parallel_backward(g, p, NULL);
+        g->pending = NULL;
+        return s;
+    }
+    nn_threads_apply();
     for (int i = g->nlayers - 1; i >= g->first_dense && g->first_dense >= 0 && s == NN_OK; i--) {
         const layer *l = &g->layers[i];
-        const float *x = layer_out(g, p, l->input, p->x);
+        const float *x = nn_layer_out(g, p, l->input, p->x);
         float *dx = i > g->first_dense ? p->lp[l->input].dy : NULL;
         switch (l->kind) {
         case LAYER_DENSE: s = nn_dense_backward(g, i, p, x, dx); break;
         case LAYER_ACTIVATION:
-            s = nn_activation_backward(g, i, p, x, layer_out(g, p, i, p->x), dx);
+            s = nn_activation_backward(g, i, p, x, nn_layer_out(g, p, i, p->x), dx);
             break;
-        case LAYER_DROPOUT: nn_dropout_backward(g, i, p, dx); break;
+        case LAYER_DROPOUT: nn_dropout_backward_cols(l, &p->lp[i], p->n, dx, 0, l->out); break;
         case LAYER_SOFTMAX_CE: nn_softmax_ce_backward(p, l->out, p->lp[i].y, dx); break;
         case LAYER_MSE: nn_mse_backward(p, l->out, x, dx); break;
         }
     }
+    g->pending = NULL;
+    return s;
+}
+
+nn_status nn_graph_backward_with(nn_graph *g, const nn_param_hook *hook)
+{
+    if (!g)
+        return nn_fail(NN_ERR_INVALID_ARGUMENT, "nn_graph_backward: g is NULL");
+    plan *p = g->pending;
+    if (!p)
+        return nn_graph_backward(g); /* for its error */
+    if (!p->fast)
+        return NN_ERR_UNSUPPORTED;
+    nn_status s = nn_parallel_backward(g, p, hook);
     g->pending = NULL;
     return s;
 }

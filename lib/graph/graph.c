@@ -2,6 +2,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "core/pool.h"
 #include "graph_impl.h"
 
 void nn_graph_free_plans(nn_graph *g);
@@ -39,6 +40,7 @@ void nn_graph_destroy(nn_graph *g)
     for (int k = 0; k < g->nwatchers; k++)
         *g->watchers[k].slot = NULL;
     nn_graph_free_plans(g);
+    nn_pool_destroy(g->pool);
     nn_bk_ctx_destroy(g->ctx);
     nn_mem_free(g->watchers);
     nn_mem_free(g->layers);
@@ -319,4 +321,49 @@ void nn_graph_detach(nn_graph *g, nn_graph **slot)
             g->watchers[k] = g->watchers[--g->nwatchers];
             return;
         }
+}
+
+int nn_graph_layer_count(const nn_graph *g)
+{
+    return g->nlayers;
+}
+
+void nn_graph_layer_desc(const nn_graph *g, int i, nn_layer_desc *d)
+{
+    static const nn_activation acts[] = {
+        [NN_BK_RELU] = NN_ACT_RELU, [NN_BK_SIGMOID] = NN_ACT_SIGMOID,
+        [NN_BK_TANH] = NN_ACT_TANH, [NN_BK_GELU_ERF] = NN_ACT_GELU};
+    const layer *l = &g->layers[i];
+    memset(d, 0, sizeof *d);
+    d->in = l->in;
+    d->out = l->out;
+    switch (l->kind) {
+    case LAYER_DENSE:
+        d->type = NN_LAYER_DENSE;
+        d->w = g->values + l->w_off;
+        d->b = g->values + l->b_off;
+        break;
+    case LAYER_ACTIVATION:
+        d->type = l->alg == NN_BK_RELU && l->alpha != 0.0f ? NN_LAYER_LEAKY_RELU
+                                                           : NN_LAYER_ACTIVATION;
+        d->act = acts[l->alg];
+        d->alpha = d->type == NN_LAYER_LEAKY_RELU ? l->alpha : 0.0f;
+        break;
+    case LAYER_DROPOUT:
+        d->type = NN_LAYER_DROPOUT;
+        d->rate = l->rate;
+        break;
+    case LAYER_SOFTMAX_CE: d->type = NN_LAYER_SOFTMAX_CE; break;
+    case LAYER_MSE: d->type = NN_LAYER_MSE; break;
+    }
+}
+
+void nn_graph_rng_get(const nn_graph *g, uint64_t state[4])
+{
+    memcpy(state, g->rng.s, sizeof g->rng.s);
+}
+
+void nn_graph_rng_set(nn_graph *g, const uint64_t state[4])
+{
+    memcpy(g->rng.s, state, sizeof g->rng.s);
 }

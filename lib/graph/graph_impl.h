@@ -46,7 +46,20 @@ typedef struct layer_plan {
     float *y;           /* output [N, O]; NULL where it is the input's (fused
                            activation, MSE head, dropout at inference) */
     float *dy;          /* gradient of the loss w.r.t. y (training plans) */
+    uint64_t key;       /* dropout: this forward's mask key */
 } layer_plan;
+
+/* One task of the threaded executor (parallel.c): a kind, a dense layer
+ * (its index in the graph) and a range of its output columns. */
+typedef struct task {
+    int kind;
+    int layer;
+    int64_t c0, c1;
+} task;
+
+typedef struct phase {
+    int first, count;   /* into plan.tasks */
+} phase;
 
 /* Everything the passes need for one (batch size, mode): primitives and
  * buffers, made once and reused. */
@@ -60,9 +73,14 @@ typedef struct plan {
     int32_t *labels;    /* training: [N] when given as class indices */
     int use_labels;
     layer_plan *lp;     /* one per layer */
+    /* threaded executor (graphs of dense, ReLU and dropout layers) */
+    int fast;
+    task *tasks;
+    phase *phases;
+    int nfwd, nbwd;     /* forward phases, then backward phases */
 } plan;
 
-enum { NN_PLAN_SLOTS = 4 };
+enum { NN_PLAN_SLOTS = 8 };
 
 typedef struct watcher {
     nn_graph **slot;
@@ -81,6 +99,7 @@ struct nn_graph {
 
     nn_rng rng;
     nn_bk_ctx *ctx;
+    struct nn_pool *pool; /* worker threads of the threaded executor */
     plan *plans[NN_PLAN_SLOTS];
     uint64_t clock;
     plan *pending;      /* the training forward awaiting its backward */
@@ -102,8 +121,32 @@ nn_status nn_activation_forward(nn_graph *g, int i, plan *p, const float *x);
 nn_status nn_activation_backward(nn_graph *g, int i, plan *p, const float *x, const float *y,
                                  float *dx);
 
-void nn_dropout_forward(nn_graph *g, int i, plan *p, const float *x);
-void nn_dropout_backward(nn_graph *g, int i, plan *p, float *dx);
+/* Takes this forward's mask key for every dropout layer, in layer order. */
+void nn_dropout_draw_keys(nn_graph *g, plan *p);
+void nn_dropout_forward_cols(const layer *l, layer_plan *lp, int64_t n, const float *x,
+                             int64_t c0, int64_t c1);
+void nn_dropout_backward_cols(const layer *l, const layer_plan *lp, int64_t n, float *dx,
+                              int64_t c0, int64_t c1);
+
+/* Column-range kernels of the threaded executor. */
+nn_status nn_dense_forward_cols(nn_graph *g, int i, plan *p, const float *x, int64_t c0,
+                                int64_t c1);
+nn_status nn_dense_backward_weights_rows(nn_graph *g, int i, plan *p, const float *x,
+                                         int64_t c0, int64_t c1);
+nn_status nn_dense_backward_data_cols(nn_graph *g, int i, plan *p, float *dx, int64_t c0,
+                                      int64_t c1);
+void nn_relu_forward_cols(const layer *l, int64_t n, const float *x, float *y, int64_t c0,
+                          int64_t c1);
+void nn_relu_backward_cols(const layer *l, int64_t n, const float *y, const float *dy, float *dx,
+                           int64_t c0, int64_t c1);
+
+/* The threaded executor (parallel.c). */
+int nn_parallel_eligible(const nn_graph *g);
+nn_status nn_parallel_plan(nn_graph *g, plan *p);
+void nn_parallel_plan_free(plan *p);
+const float *nn_layer_out(const nn_graph *g, const plan *p, int i, const float *x);
+nn_status nn_parallel_forward(nn_graph *g, plan *p, const float *x, float *loss);
+nn_status nn_parallel_backward(nn_graph *g, plan *p, const nn_param_hook *hook);
 
 /* Heads: loss of the logits / values x [N, O] against the plan's targets. */
 float nn_softmax_ce_forward(const plan *p, int64_t o, const float *x, float *probs, int training);

@@ -27,10 +27,50 @@ void nn_graph_detach(nn_graph *g, nn_graph **slot);
 nn_status nn_graph_infer(nn_graph *g, const float *x, int64_t n, const float **out,
                          const float **logits);
 
+/* Called by the backward pass for each range of parameters whose gradient
+ * is final and whose old value nothing else reads any more: an optimizer
+ * updates them there, while they are still in cache. Ranges are disjoint,
+ * cover every parameter once, and may come from several threads at once. */
+typedef struct nn_param_hook {
+    void (*update)(void *ctx, int64_t lo, int64_t len);
+    void *ctx;
+} nn_param_hook;
+
+/* nn_graph_backward, calling hook as ranges become final. Graphs the
+ * threaded executor does not run give NN_ERR_UNSUPPORTED and change
+ * nothing: then call nn_graph_backward and step separately. */
+nn_status nn_graph_backward_with(nn_graph *g, const nn_param_hook *hook);
+
 /* Whether the graph ends in a softmax cross-entropy head. */
 int nn_graph_has_softmax_head(const nn_graph *g);
 
 /* Adding a dense layer reallocates both arrays and changes the count: an
  * optimizer compares nn_graph_numel() with its state size before a step. */
+
+/* For model files (lib/io/model.c): each layer as the public nn_graph_add_*
+ * call that made it, and the generator's state. */
+typedef enum nn_layer_type {
+    NN_LAYER_DENSE,
+    NN_LAYER_ACTIVATION, /* act */
+    NN_LAYER_LEAKY_RELU, /* alpha != 0 (a zero slope is NN_ACT_RELU) */
+    NN_LAYER_DROPOUT,    /* rate */
+    NN_LAYER_SOFTMAX_CE,
+    NN_LAYER_MSE
+} nn_layer_type;
+
+typedef struct nn_layer_desc {
+    nn_layer_type type;
+    int64_t in, out;       /* features per row */
+    nn_activation act;     /* activation */
+    float alpha;           /* leaky ReLU */
+    float rate;            /* dropout */
+    const float *w, *b;    /* dense: W [out, in], b [out]; borrowed */
+} nn_layer_desc;
+
+int nn_graph_layer_count(const nn_graph *g);
+/* Layer i, 0 <= i < nn_graph_layer_count(g). */
+void nn_graph_layer_desc(const nn_graph *g, int i, nn_layer_desc *d);
+void nn_graph_rng_get(const nn_graph *g, uint64_t state[4]);
+void nn_graph_rng_set(nn_graph *g, const uint64_t state[4]);
 
 #endif

@@ -109,28 +109,36 @@ static void adam_chunk(void *ctx, int64_t c, int64_t lo, int64_t len)
     adam_kernel(a->w + lo, a->g + lo, a->m + lo, a->v + lo, len, &a->k);
 }
 
-void nn_adam_update(nn_optimizer *o, float *w, const float *g, int64_t t)
+/* The constants of step t, in float (bias corrections in double). */
+static struct adam_k adam_consts(const nn_optimizer *o, int64_t t)
 {
     double b1 = o->beta1, b2 = o->beta2, lr = o->lr, wd = o->weight_decay;
     double bc1 = 1.0 - pow(b1, (double)t);
     double bc2 = 1.0 - pow(b2, (double)t);
     int decoupled = o->kind == NN_OPTIM_ADAMW;
-    struct adam_ctx a = {
-        .w = w,
-        .g = g,
-        .m = o->state,
-        .v = o->state + o->n,
-        .k = {
-            .b1 = o->beta1,
-            .omb1 = (float)(1.0 - b1),
-            .b2 = o->beta2,
-            .omb2 = (float)(1.0 - b2),
-            .cwd = decoupled ? 0.0f : o->weight_decay,
-            .keep = decoupled ? (float)(1.0 - lr * wd) : 1.0f,
-            .step_size = (float)(lr / bc1),
-            .inv_sqrt_bc2 = (float)(1.0 / sqrt(bc2)),
-            .eps = o->eps,
-        },
+    struct adam_k k = {
+        .b1 = o->beta1,
+        .omb1 = (float)(1.0 - b1),
+        .b2 = o->beta2,
+        .omb2 = (float)(1.0 - b2),
+        .cwd = decoupled ? 0.0f : o->weight_decay,
+        .keep = decoupled ? (float)(1.0 - lr * wd) : 1.0f,
+        .step_size = (float)(lr / bc1),
+        .inv_sqrt_bc2 = (float)(1.0 / sqrt(bc2)),
+        .eps = o->eps,
     };
+    return k;
+}
+
+void nn_adam_update(nn_optimizer *o, float *w, const float *g, int64_t t)
+{
+    struct adam_ctx a = {.w = w, .g = g, .m = o->state, .v = o->state + o->n,
+                         .k = adam_consts(o, t)};
     nn_optim_for_chunks(o->n, adam_chunk, &a);
+}
+
+void nn_adam_range(nn_optimizer *o, float *w, const float *g, int64_t lo, int64_t len, int64_t t)
+{
+    struct adam_k k = adam_consts(o, t);
+    adam_kernel(w + lo, g + lo, o->state + lo, o->state + o->n + lo, len, &k);
 }

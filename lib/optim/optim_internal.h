@@ -55,6 +55,21 @@ nn_status nn_optim_create(nn_optimizer **out, const char *fn, nn_optim_kind kind
 void nn_sgd_update(nn_optimizer *o, float *w, const float *g);
 void nn_adam_update(nn_optimizer *o, float *w, const float *g, int64_t t);
 
+/* The same updates restricted to elements [lo, lo + len), for a step fused
+ * into the backward pass: each range as soon as its gradient is final. */
+void nn_sgd_range(nn_optimizer *o, float *w, const float *g, int64_t lo, int64_t len);
+void nn_adam_range(nn_optimizer *o, float *w, const float *g, int64_t lo, int64_t len,
+                   int64_t t);
+
+/* A step in pieces, for lib/train.c: begin checks what nn_optimizer_step
+ * checks (NN_ERR_UNSUPPORTED with clipping on, which needs every gradient
+ * before any update); range may then run on disjoint ranges from several
+ * threads at once; end counts the step. Together they give the same bits
+ * as nn_optimizer_step. */
+nn_status nn_optimizer_fused_begin(nn_optimizer *o);
+void nn_optimizer_fused_range(nn_optimizer *o, int64_t lo, int64_t len);
+void nn_optimizer_fused_end(nn_optimizer *o);
+
 /* Calls fn(ctx, chunk index, first element, length) for every chunk of
  * 0..n-1, in parallel when n > NN_OPTIM_PARALLEL_MIN. */
 typedef void nn_optim_chunk_fn(void *ctx, int64_t chunk, int64_t lo, int64_t len);
@@ -64,5 +79,11 @@ static inline int64_t nn_optim_chunks(int64_t n)
 {
     return (n + NN_OPTIM_CHUNK - 1) / NN_OPTIM_CHUNK;
 }
+
+/* For checkpoints (lib/io/model.c): the kind's state arrays, each n floats
+ * laid out as the graph's values: 1 for SGD (velocity), 2 for Adam and AdamW
+ * (m, then v). Borrowed; 0 <= slot < nn_optim_state_slots(o). */
+int nn_optim_state_slots(const nn_optimizer *o);
+float *nn_optim_state(nn_optimizer *o, int slot);
 
 #endif

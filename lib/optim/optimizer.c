@@ -157,23 +157,31 @@ static void clip(nn_optimizer *o, float *g)
 
 /* ---- the handle ---- */
 
-nn_status nn_optimizer_step(nn_optimizer *o)
+/* What every step needs: a live graph of the size the state was made for. */
+static nn_status check_ready(nn_optimizer *o, const char *fn)
 {
     if (!o)
-        return nn_fail(NN_ERR_INVALID_ARGUMENT, "nn_optimizer_step: o is NULL");
+        return nn_fail(NN_ERR_INVALID_ARGUMENT, "%s: o is NULL", fn);
     if (!o->graph)
-        return nn_fail(NN_ERR_STATE, "nn_optimizer_step: its graph was destroyed");
+        return nn_fail(NN_ERR_STATE, "%s: its graph was destroyed", fn);
     int64_t n = nn_graph_numel(o->graph);
     if (n != o->n)
         return nn_fail(NN_ERR_STATE,
-                       "nn_optimizer_step: the graph has %lld parameters, the optimizer was "
+                       "%s: the graph has %lld parameters, the optimizer was "
                        "made for %lld (layers added after it was created)",
-                       (long long)n, (long long)o->n);
+                       fn, (long long)n, (long long)o->n);
+    if (!nn_graph_values(o->graph) || !nn_graph_grads(o->graph))
+        return nn_fail(NN_ERR_STATE, "%s: the graph has no parameter memory", fn);
+    return NN_OK;
+}
+
+nn_status nn_optimizer_step(nn_optimizer *o)
+{
+    nn_status s = check_ready(o, "nn_optimizer_step");
+    if (s != NN_OK)
+        return s;
     float *w = nn_graph_values(o->graph);
     float *g = nn_graph_grads(o->graph);
-    if (!w || !g)
-        return nn_fail(NN_ERR_STATE, "nn_optimizer_step: the graph has no parameter memory");
-
     nn_threads_apply();
     if (o->clip_norm > 0.0f)
         clip(o, g);
@@ -189,6 +197,29 @@ nn_status nn_optimizer_step(nn_optimizer *o)
     }
     o->step = t;
     return NN_OK;
+}
+
+nn_status nn_optimizer_fused_begin(nn_optimizer *o)
+{
+    nn_status s = check_ready(o, "nn_optimizer_step");
+    if (s == NN_OK && o->clip_norm > 0.0f)
+        return NN_ERR_UNSUPPORTED; /* not an error: the caller steps unfused */
+    return s;
+}
+
+void nn_optimizer_fused_range(nn_optimizer *o, int64_t lo, int64_t len)
+{
+    float *w = nn_graph_values(o->graph);
+    const float *g = nn_graph_grads(o->graph);
+    if (o->kind == NN_OPTIM_SGD)
+        nn_sgd_range(o, w, g, lo, len);
+    else
+        nn_adam_range(o, w, g, lo, len, o->step + 1);
+}
+
+void nn_optimizer_fused_end(nn_optimizer *o)
+{
+    o->step++;
 }
 
 nn_status nn_optimizer_set_weight_decay(nn_optimizer *o, float wd)
@@ -245,4 +276,14 @@ void nn_optimizer_destroy(nn_optimizer *o)
     nn_mem_free(o->partial);
     nn_mem_free(o->state);
     nn_mem_free(o);
+}
+
+int nn_optim_state_slots(const nn_optimizer *o)
+{
+    return o->kind == NN_OPTIM_SGD ? 1 : 2;
+}
+
+float *nn_optim_state(nn_optimizer *o, int slot)
+{
+    return o->state + (int64_t)slot * o->n;
 }

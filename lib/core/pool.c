@@ -1,0 +1,201 @@
+/* The worker pool: a generation counter announces each run; idle workers
+ * spin on it for a few tens of microseconds, then sleep on a condition
+ * variable. The caller takes part in every run. */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <omp.h>
+
+#include "core.h"
+#include "pool.h"
+
+/* About 50 us of polling before a thread goes to sleep. */
+enum { SPIN_ROUNDS = 4000 };
+
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
+
+struct nn_pool {
+    int nthreads;
+    pthread_t *workers;
+    pthread_mutex_t mu;
+    pthread_cond_t wake, done_cv;
+    /* The current run in one word, so that a thread that wakes late can
+     * never mix two runs: generation (32 bits) | static (1) | tasks (15) |
+     * next task (16). */
+    _Atomic uint64_t ticket;
+    atomic_int done;       /* tasks of the current run finished */
+    atomic_int sleepers;   /* workers waiting on wake */
+    atomic_int caller_sleeping;
+    int stop;
+    /* Stable while any task of the current run is unfinished. */
+    nn_pool_fn *fn;
+    void *ctx;
+};
+
+#define T_GEN(t) ((uint32_t)((t) >> 32))
+#define T_STATIC(t) ((int)(((t) >> 31) & 1))
+#define T_TASKS(t) ((int)(((t) >> 16) & 0x7fff))
+#define T_NEXT(t) ((int)((t)&0xffff))
+
+typedef struct worker_arg {
+    nn_pool *p;
+    int id;
+} worker_arg;
+
+static void finish_task(nn_pool *p, int ntasks)
+{
+    if (atomic_fetch_add(&p->done, 1) + 1 == ntasks && atomic_load(&p->caller_sleeping)) {
+        pthread_mutex_lock(&p->mu);
+        pthread_cond_broadcast(&p->done_cv);
+        pthread_mutex_unlock(&p->mu);
+    }
+}
+
+/* Takes part in run gen: claims tasks until none is left. */
+static void do_tasks(nn_pool *p, int id, uint32_t gen)
+{
+    uint64_t t = atomic_load(&p->ticket);
+    if (T_GEN(t) != gen)
+        return;
+    int ntasks = T_TASKS(t);
+    if (T_STATIC(t)) {
+        /* this thread's tasks cannot finish without it: fields are stable */
+        for (int k = id; k < ntasks; k += p->nthreads) {
+            p->fn(p->ctx, k);
+            finish_task(p, ntasks);
+        }
+        return;
+    }
+    for (;;) {
+        if (T_GEN(t) != gen || T_NEXT(t) >= ntasks)
+            return;
+        if (atomic_compare_exchange_weak(&p->ticket, &t, t + 1)) {
+            p->fn(p->ctx, T_NEXT(t)); /* task claimed and unfinished: fields stable */
+            finish_task(p, ntasks);
+            t = atomic_load(&p->ticket);
+        }
+    }
+}
+
+static void *worker_main(void *arg)
+{
+    nn_pool *p = ((worker_arg *)arg)->p;
+    int id = ((worker_arg *)arg)->id;
+    uint32_t seen = 0;
+    omp_set_num_threads(1);
+    for (;;) {
+        int spins = 0;
+        while (T_GEN(atomic_load(&p->ticket)) == seen && spins < SPIN_ROUNDS) {
+            cpu_relax();
+            spins++;
+        }
+        if (T_GEN(atomic_load(&p->ticket)) == seen) {
+            pthread_mutex_lock(&p->mu);
+            atomic_fetch_add(&p->sleepers, 1);
+            while (T_GEN(atomic_load(&p->ticket)) == seen && !p->stop)
+                pthread_cond_wait(&p->wake, &p->mu);
+            atomic_fetch_sub(&p->sleepers, 1);
+            int stop = p->stop;
+            pthread_mutex_unlock(&p->mu);
+            if (stop)
+                return NULL;
+        }
+        seen = T_GEN(atomic_load(&p->ticket));
+        do_tasks(p, id, seen);
+    }
+}
+
+nn_status nn_pool_create(nn_pool **out, int nthreads)
+{
+    if (nthreads < 1)
+        nthreads = 1;
+    nn_pool *p = nn_mem_calloc(sizeof *p);
+    worker_arg *args = NULL;
+    if (!p)
+        return nn_fail(NN_ERR_OUT_OF_MEMORY, "no memory for a thread pool");
+    p->nthreads = nthreads;
+    pthread_mutex_init(&p->mu, NULL);
+    pthread_cond_init(&p->wake, NULL);
+    pthread_cond_init(&p->done_cv, NULL);
+    if (nthreads > 1) {
+        p->workers = nn_mem_calloc((size_t)(nthreads - 1) * (sizeof *p->workers + sizeof *args));
+        if (!p->workers) {
+            p->nthreads = 1;
+            nn_pool_destroy(p);
+            return nn_fail(NN_ERR_OUT_OF_MEMORY, "no memory for a thread pool");
+        }
+        args = (worker_arg *)(void *)(p->workers + (nthreads - 1));
+    }
+    for (int k = 1; k < nthreads; k++) {
+        args[k - 1].p = p;
+        args[k - 1].id = k;
+        if (pthread_create(&p->workers[k - 1], NULL, worker_main, &args[k - 1]) != 0) {
+            p->nthreads = k; /* destroy joins the ones that started */
+            nn_pool_destroy(p);
+            return nn_fail(NN_ERR_OUT_OF_MEMORY, "could not start worker thread %d", k);
+        }
+    }
+    *out = p;
+    return NN_OK;
+}
+
+void nn_pool_destroy(nn_pool *p)
+{
+    if (!p)
+        return;
+    pthread_mutex_lock(&p->mu);
+    p->stop = 1;
+    pthread_cond_broadcast(&p->wake);
+    pthread_mutex_unlock(&p->mu);
+    for (int k = 1; k < p->nthreads; k++)
+        pthread_join(p->workers[k - 1], NULL);
+    pthread_cond_destroy(&p->wake);
+    pthread_cond_destroy(&p->done_cv);
+    pthread_mutex_destroy(&p->mu);
+    nn_mem_free(p->workers);
+    nn_mem_free(p);
+}
+
+int nn_pool_threads(const nn_pool *p)
+{
+    return p->nthreads;
+}
+
+void nn_pool_run(nn_pool *p, int ntasks, nn_pool_fn *fn, void *ctx, int dynamic)
+{
+    if (p->nthreads == 1 || ntasks <= 1) {
+        for (int t = 0; t < ntasks; t++)
+            fn(ctx, t);
+        return;
+    }
+    p->fn = fn;
+    p->ctx = ctx;
+    atomic_store(&p->done, 0);
+    uint32_t gen = T_GEN(atomic_load(&p->ticket)) + 1;
+    atomic_store(&p->ticket, ((uint64_t)gen << 32) | ((uint64_t)!dynamic << 31) |
+                                 ((uint64_t)ntasks << 16));
+    if (atomic_load(&p->sleepers) > 0) {
+        pthread_mutex_lock(&p->mu);
+        pthread_cond_broadcast(&p->wake);
+        pthread_mutex_unlock(&p->mu);
+    }
+    do_tasks(p, 0, gen);
+    int spins = 0;
+    while (atomic_load(&p->done) < ntasks && spins < SPIN_ROUNDS) {
+        cpu_relax();
+        spins++;
+    }
+    if (atomic_load(&p->done) < ntasks) {
+        pthread_mutex_lock(&p->mu);
+        atomic_store(&p->caller_sleeping, 1);
+        while (atomic_load(&p->done) < ntasks)
+            pthread_cond_wait(&p->done_cv, &p->mu);
+        atomic_store(&p->caller_sleeping, 0);
+        pthread_mutex_unlock(&p->mu);
+    }
+}

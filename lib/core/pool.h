@@ -1,0 +1,29 @@
+/* libnn's own worker threads. A training step needs only a few parallel
+ * phases, each a list of independent tasks; running them on a small pool
+ * whose idle threads spin briefly and then sleep keeps a step fast on an
+ * idle machine and keeps it from collapsing when another process holds a
+ * core (spinning OpenMP barriers wait out the scheduler's whole time slice
+ * there). Never installed. */
+#ifndef NN_LIB_POOL_H
+#define NN_LIB_POOL_H
+
+#include <nn/status.h>
+
+typedef struct nn_pool nn_pool;
+
+/* fn(ctx, task) for one task; tasks of one run must be independent. */
+typedef void nn_pool_fn(void *ctx, int task);
+
+/* A pool of nthreads threads in all: the caller of nn_pool_run plus
+ * nthreads - 1 workers, each running oneDNN single-threaded. */
+nn_status nn_pool_create(nn_pool **out, int nthreads);
+void nn_pool_destroy(nn_pool *p);
+int nn_pool_threads(const nn_pool *p);
+
+/* Runs tasks 0..ntasks-1 (at most 32767) and returns when all are done. Dynamic: each
+ * thread takes the next undone task, so a slow thread does fewer. Static:
+ * task t runs on thread t % nthreads, so each thread touches the same data
+ * every call (weights stay in its cache). Allocates nothing. */
+void nn_pool_run(nn_pool *p, int ntasks, nn_pool_fn *fn, void *ctx, int dynamic);
+
+#endif

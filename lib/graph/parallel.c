@@ -1,0 +1,320 @@
+/* The threaded executor for chains of dense, ReLU / leaky ReLU and dropout
+ * layers (the common MLP), on libnn's own thread pool.
+ *
+ * Every dense layer's output columns are cut into fixed chunks of CHUNK;
+ * a task computes one chunk: its matrix product (oneDNN sgemm, one thread)
+ * and the element-wise layers after it on the same columns. Tasks of a
+ * phase are independent, so a step needs few synchronisations: for a
+ * 784-512-10 MLP two per step (hidden layer forward; the whole backward).
+ * Because chunks never depend on the thread count and each is computed the
+ * same way on any thread, results are bitwise identical whatever the
+ * number of threads or the order tasks run in.
+ *
+ * Backward, with dense layers D0..Dm-1: the phase for Dj (j < m-1) computes,
+ * per chunk c of Dj's outputs, the data gradient of Dj+1 on those columns,
+ * the element-wise backward between them, then Dj's weight gradient rows c.
+ * Dm-1's weight gradient needs no data gradient and joins the first phase.
+ * A parameter hook (the optimizer, fused) updates D0's rows in the same
+ * task; Dj's (j >= 1) once no later phase reads the old weights. */
+#include <omp.h>
+#include <stdatomic.h>
+#include <string.h>
+
+#include <nn/threads.h>
+#include "core/pool.h"
+#include "graph_impl.h"
+
+enum { CHUNK = 64 };
+
+enum { T_FWD, T_GRAD_LAST, T_CHAIN, T_UPDATE };
+
+int nn_parallel_eligible(const nn_graph *g)
+{
+    for (int i = 0; i < g->nlayers; i++)
+        if (g->layers[i].kind == LAYER_ACTIVATION && g->layers[i].alg != NN_BK_RELU)
+            return 0;
+    return 1;
+}
+
+static int chunks(int64_t cols)
+{
+    return (int)((cols + CHUNK - 1) / CHUNK);
+}
+
+/* Appends the chunk tasks of kind for dense layer i. */
+static void add_tasks(plan *p, int *nt, int kind, int i, int64_t cols)
+{
+    for (int64_t c0 = 0; c0 < cols; c0 += CHUNK) {
+        task *t = &p->tasks[(*nt)++];
+        t->kind = kind;
+        t->layer = i;
+        t->c0 = c0;
+        t->c1 = c0 + CHUNK < cols ? c0 + CHUNK : cols;
+    }
+}
+
+static void open_phase(plan *p, int *np, int nt)
+{
+    p->phases[*np].first = nt;
+    p->phases[*np].count = 0;
+}
+
+static void close_phase(plan *p, int *np, int nt)
+{
+    p->phases[*np].count = nt - p->phases[*np].first;
+    (*np)++;
+}
+
+nn_status nn_parallel_plan(nn_graph *g, plan *p)
+{
+    int dense[64], m = 0, ntasks = 0;
+    for (int i = 0; i < g->nlayers; i++)
+        if (g->layers[i].kind == LAYER_DENSE) {
+            if (m == (int)(sizeof dense / sizeof dense[0]))
+                return NN_OK; /* very deep chains keep the primitive executor */
+            dense[m++] = i;
+        }
+    for (int j = 0; j < m; j++) /* forward + chain/grad + update */
+        ntasks += 3 * chunks(g->layers[dense[j]].out);
+    p->tasks = nn_mem_alloc((size_t)(ntasks ? ntasks : 1) * sizeof *p->tasks);
+    p->phases = nn_mem_alloc((size_t)(2 * m + 2) * sizeof *p->phases);
+    if (!p->tasks || !p->phases) {
+        nn_parallel_plan_free(p);
+        return nn_fail(NN_ERR_OUT_OF_MEMORY, "no memory for a batch-size-%lld plan",
+                       (long long)p->n);
+    }
+    int nt = 0, np = 0;
+    for (int j = 0; j < m; j++) {
+        open_phase(p, &np, nt);
+        add_tasks(p, &nt, T_FWD, dense[j], g->layers[dense[j]].out);
+        close_phase(p, &np, nt);
+    }
+    p->nfwd = np;
+    if (p->training && m > 0) {
+        /* first backward phase: last layer's weight gradient, and the phase
+         * of the layer before it */
+        open_phase(p, &np, nt);
+        add_tasks(p, &nt, T_GRAD_LAST, dense[m - 1], g->layers[dense[m - 1]].out);
+        for (int j = m - 2; j >= 0; j--) {
+            if (j < m - 2)
+                open_phase(p, &np, nt);
+            add_tasks(p, &nt, T_CHAIN, dense[j], g->layers[dense[j]].out);
+            if (j + 2 < m)  /* Dj+2's old weights were last read in the phase before */
+                add_tasks(p, &nt, T_UPDATE, dense[j + 2], g->layers[dense[j + 2]].out);
+            close_phase(p, &np, nt);
+        }
+        if (m == 1)
+            close_phase(p, &np, nt);
+        if (m >= 2) {       /* D1 was read by the last phase */
+            open_phase(p, &np, nt);
+            add_tasks(p, &nt, T_UPDATE, dense[1], g->layers[dense[1]].out);
+            close_phase(p, &np, nt);
+        }
+    }
+    p->nbwd = np - p->nfwd;
+    p->fast = 1;
+    return NN_OK;
+}
+
+void nn_parallel_plan_free(plan *p)
+{
+    nn_mem_free(p->tasks);
+    nn_mem_free(p->phases);
+    p->tasks = NULL;
+    p->phases = NULL;
+    p->fast = 0;
+}
+
+typedef struct run_ctx {
+    nn_graph *g;
+    plan *p;
+    const float *x;           /* the graph input */
+    const nn_param_hook *hook;
+    const task *tasks;        /* the current phase's */
+    atomic_int status;        /* first failure, NN_OK if none */
+} run_ctx;
+
+static void record(run_ctx *r, nn_status s)
+{
+    int ok = NN_OK;
+    if (s != NN_OK)
+        atomic_compare_exchange_strong(&r->status, &ok, (int)s);
+}
+
+/* The element-wise layers from first to last (inclusive), forward, on
+ * columns c0..c1-1. */
+static void chain_forward(run_ctx *r, int first, int last, int64_t c0, int64_t c1)
+{
+    nn_graph *g = r->g;
+    plan *p = r->p;
+    for (int e = first; e <= last; e++) {
+        const layer *l = &g->layers[e];
+        const float *in = nn_layer_out(g, p, l->input, r->x);
+        if (l->kind == LAYER_ACTIVATION)
+            nn_relu_forward_cols(l, p->n, in, p->lp[e].y ? p->lp[e].y : (float *)(uintptr_t)in,
+                                 c0, c1);
+        else if (l->kind == LAYER_DROPOUT && p->training)
+            nn_dropout_forward_cols(l, &p->lp[e], p->n, in, c0, c1);
+    }
+}
+
+/* Backward through element-wise layers last down to first, on columns
+ * c0..c1-1: from layer last's dy to the dy of first's input. */
+static void chain_backward(run_ctx *r, int first, int last, int64_t c0, int64_t c1)
+{
+    nn_graph *g = r->g;
+    plan *p = r->p;
+    for (int e = last; e >= first; e--) {
+        const layer *l = &g->layers[e];
+        float *dx = p->lp[l->input].dy;
+        if (l->kind == LAYER_ACTIVATION)
+            nn_relu_backward_cols(l, p->n, nn_layer_out(g, p, e, p->x), p->lp[e].dy, dx, c0, c1);
+        else
+            nn_dropout_backward_cols(l, &p->lp[e], p->n, dx, c0, c1);
+    }
+}
+
+/* The last layer of dense layer i's group: i, or the element-wise layers
+ * that follow it up to the next dense layer or the head. */
+static int group_end(const nn_graph *g, int i)
+{
+    while (i + 1 < g->nlayers && (g->layers[i + 1].kind == LAYER_ACTIVATION ||
+                                  g->layers[i + 1].kind == LAYER_DROPOUT))
+        i++;
+    return i;
+}
+
+static void update(run_ctx *r, const layer *l, int64_t c0, int64_t c1)
+{
+    if (!r->hook)
+        return;
+    r->hook->update(r->hook->ctx, l->w_off + c0 * l->in, (c1 - c0) * l->in);
+    r->hook->update(r->hook->ctx, l->b_off + c0, c1 - c0);
+}
+
+static void run_task(void *arg, int k)
+{
+    run_ctx *r = arg;
+    const task *t = &r->tasks[k];
+    nn_graph *g = r->g;
+    plan *p = r->p;
+    const layer *l = &g->layers[t->layer];
+    const float *x = nn_layer_out(g, p, l->input, r->x);
+    switch (t->kind) {
+    case T_FWD:
+        record(r, nn_dense_forward_cols(g, t->layer, p, x, t->c0, t->c1));
+        chain_forward(r, t->layer + 1, group_end(g, t->layer), t->c0, t->c1);
+        break;
+    case T_GRAD_LAST:
+        record(r, nn_dense_backward_weights_rows(g, t->layer, p, x, t->c0, t->c1));
+        if (t->layer == g->first_dense)
+            update(r, l, t->c0, t->c1);
+        break;
+    case T_CHAIN: {
+        /* the next dense layer's data gradient on these columns */
+        int next = group_end(g, t->layer) + 1;
+        record(r, nn_dense_backward_data_cols(g, next, p, p->lp[g->layers[next].input].dy,
+                                              t->c0, t->c1));
+        chain_backward(r, t->layer + 1, next - 1, t->c0, t->c1);
+        record(r, nn_dense_backward_weights_rows(g, t->layer, p, x, t->c0, t->c1));
+        if (t->layer == g->first_dense)
+            update(r, l, t->c0, t->c1);
+        break;
+    }
+    case T_UPDATE:
+        update(r, l, t->c0, t->c1);
+        break;
+    }
+}
+
+/* Runs on the pool with oneDNN single-threaded on every thread; the
+ * caller's OpenMP setting is restored afterwards. */
+static nn_status pool_ready(nn_graph *g)
+{
+    int want = nn_get_num_threads();
+    if (g->pool && nn_pool_threads(g->pool) == want)
+        return NN_OK;
+    nn_pool_destroy(g->pool);
+    g->pool = NULL;
+    return nn_pool_create(&g->pool, want);
+}
+
+static nn_status run_phases(run_ctx *r, int first, int count, int dynamic)
+{
+    for (int ph = first; ph < first + count; ph++) {
+        r->tasks = r->p->tasks + r->p->phases[ph].first;
+        if (!r->hook && r->tasks[0].kind == T_UPDATE)
+            continue; /* updates only, and nobody to apply them */
+        nn_pool_run(r->g->pool, r->p->phases[ph].count, run_task, r, dynamic);
+        if (atomic_load(&r->status) != NN_OK)
+            return (nn_status)atomic_load(&r->status);
+    }
+    return NN_OK;
+}
+
+nn_status nn_parallel_forward(nn_graph *g, plan *p, const float *x, float *loss)
+{
+    nn_status s = pool_ready(g);
+    if (s != NN_OK)
+        return s;
+    int saved = omp_get_max_threads();
+    omp_set_num_threads(1);
+    run_ctx r = {.g = g, .p = p, .x = x};
+    atomic_init(&r.status, NN_OK);
+    if (p->training)
+        nn_dropout_draw_keys(g, p);
+    /* element-wise layers before the first dense layer, all columns */
+    int lead_end = g->first_dense >= 0 ? g->first_dense - 1 : g->nlayers - 1;
+    while (lead_end >= 0 && layer_is_head(&g->layers[lead_end]))
+        lead_end--;
+    if (lead_end >= 0)
+        chain_forward(&r, 0, lead_end, 0, g->in_features);
+    /* inference keeps each chunk on one thread, so its weights stay in
+     * that core's cache; training balances load instead */
+    s = run_phases(&r, 0, p->nfwd, p->training);
+    const layer *head = g->nlayers ? &g->layers[g->nlayers - 1] : NULL;
+    if (s == NN_OK && head && layer_is_head(head)) {
+        const float *in = nn_layer_out(g, p, head->input, x);
+        float v = 0.0f;
+        if (head->kind == LAYER_SOFTMAX_CE)
+            v = nn_softmax_ce_forward(p, head->out, in, p->lp[g->nlayers - 1].y, p->training);
+        else if (p->training)
+            v = nn_mse_forward(p, head->out, in);
+        if (loss)
+            *loss = v;
+    }
+    omp_set_num_threads(saved);
+    return s;
+}
+
+nn_status nn_parallel_backward(nn_graph *g, plan *p, const nn_param_hook *hook)
+{
+    nn_status s = pool_ready(g);
+    if (s != NN_OK || g->first_dense < 0)
+        return s;
+    int saved = omp_get_max_threads();
+    omp_set_num_threads(1);
+    run_ctx r = {.g = g, .p = p, .x = p->x, .hook = hook};
+    atomic_init(&r.status, NN_OK);
+    /* the head's gradient, then back through the element-wise layers after
+     * the last dense layer, all columns */
+    int last = g->nlayers - 1;
+    const layer *head = &g->layers[last];
+    int top = last; /* the layer whose dy is known */
+    if (layer_is_head(head)) {
+        float *dx = p->lp[head->input].dy;
+        if (head->kind == LAYER_SOFTMAX_CE)
+            nn_softmax_ce_backward(p, head->out, p->lp[last].y, dx);
+        else
+            nn_mse_backward(p, head->out, nn_layer_out(g, p, head->input, p->x), dx);
+        top = head->input;
+    }
+    int last_dense = top;
+    while (g->layers[last_dense].kind != LAYER_DENSE)
+        last_dense--;
+    if (top > last_dense)
+        chain_backward(&r, last_dense + 1, top, 0, g->layers[top].out);
+    s = run_phases(&r, p->nfwd, p->nbwd, 1);
+    omp_set_num_threads(saved);
+    return s;
+}
