@@ -61,5 +61,6 @@
 #include <nn/schedule.h>
 #include <nn/train.h>
 #include <nn/idx.h>
+#include <nn/io.h>
 
 #endif /* NN_NN_H */
