@@ -52,6 +52,7 @@ typedef struct options {
     int64_t train_limit, test_limit; /* 0: all */
     int quiet, help;
     const char *log, *plot;
+    const char *save, *resume; /* model file; checkpoint = model + ".opt" */
 } options;
 
 /* ---------------------------------------------------------------- options */
@@ -80,6 +81,12 @@ static void usage(FILE *f)
         "  --test-limit N       use only the first N test images (default 0: all)\n"
         "  --log FILE.csv       write epoch,train_loss,train_acc,test_loss,test_acc,seconds\n"
         "  --plot FILE.svg      draw loss and accuracy curves as an SVG\n"
+        "  --save FILE          after every epoch, save the model to FILE and the\n"
+        "                       optimizer to FILE.opt: a checkpoint to --resume from,\n"
+        "                       and a model for mnist_predict\n"
+        "  --resume FILE        continue training from a checkpoint written by --save\n"
+        "                       (FILE and FILE.opt) with the same options; training\n"
+        "                       then runs up to --epochs in all\n"
         "  --quiet              print only errors and the final test accuracy\n"
         "  --help               show this help and exit\n"
         "Options take their value as '--opt value' or '--opt=value'.\n");
@@ -151,7 +158,8 @@ static int parse_u64(const char *opt, const char *s, uint64_t *out)
 
 enum opt_id {
     O_DATA, O_EPOCHS, O_BATCH, O_LR, O_HIDDEN, O_OPTIMIZER, O_MOMENTUM, O_SEED, O_THREADS,
-    O_DROPOUT, O_WD, O_TRAIN_LIMIT, O_TEST_LIMIT, O_QUIET, O_LOG, O_PLOT, O_HELP
+    O_DROPOUT, O_WD, O_TRAIN_LIMIT, O_TEST_LIMIT, O_QUIET, O_LOG, O_PLOT, O_HELP,
+    O_SAVE, O_RESUME
 };
 
 static const struct {
@@ -167,7 +175,8 @@ static const struct {
     {"weight-decay", O_WD, 1},     {"train-limit", O_TRAIN_LIMIT, 1},
     {"test-limit", O_TEST_LIMIT, 1}, {"quiet", O_QUIET, 0},
     {"log", O_LOG, 1},             {"plot", O_PLOT, 1},
-    {"help", O_HELP, 0},
+    {"help", O_HELP, 0},           {"save", O_SAVE, 1},
+    {"resume", O_RESUME, 1},
 };
 
 static int set_option(options *o, enum opt_id id, const char *opt, const char *v)
@@ -178,6 +187,8 @@ static int set_option(options *o, enum opt_id id, const char *opt, const char *v
     case O_DATA: o->data = v; break;
     case O_LOG: o->log = v; break;
     case O_PLOT: o->plot = v; break;
+    case O_SAVE: o->save = v; break;
+    case O_RESUME: o->resume = v; break;
     case O_QUIET: o->quiet = 1; break;
     case O_HELP: o->help = 1; break;
     case O_EPOCHS:
@@ -524,8 +535,20 @@ int main(int argc, char **argv)
         goto done;
     }
 
-    /* The network: in -> hidden ReLU [-> dropout] -> 10 -> softmax cross-entropy. */
-    if (nn_graph_create(&g, in) != NN_OK || nn_graph_add_dense(g, o.hidden) != NN_OK ||
+    /* The network: in -> hidden ReLU [-> dropout] -> 10 -> softmax cross-entropy,
+     * or the one in the checkpoint. */
+    if (o.resume) {
+        if (nn_graph_load(&g, o.resume) != NN_OK) {
+            lib_error("--resume");
+            goto done;
+        }
+        if (nn_graph_in_features(g) != in || nn_graph_out_features(g) != NCLASSES) {
+            fprintf(stderr, PROG ": --resume: '%s' is a %" PRId64 "-...-%" PRId64
+                    " network, the data needs %" PRId64 "-...-%d\n", o.resume,
+                    nn_graph_in_features(g), nn_graph_out_features(g), in, NCLASSES);
+            goto done;
+        }
+    } else if (nn_graph_create(&g, in) != NN_OK || nn_graph_add_dense(g, o.hidden) != NN_OK ||
         nn_graph_add_activation(g, NN_ACT_RELU) != NN_OK ||
         (o.dropout > 0.0 && nn_graph_add_dropout(g, (float)o.dropout) != NN_OK) ||
         nn_graph_add_dense(g, NCLASSES) != NN_OK ||
@@ -547,6 +570,14 @@ int main(int argc, char **argv)
     if (s != NN_OK) {
         lib_error("creating the optimizer");
         goto done;
+    }
+    char opt_path[4096];
+    if (o.resume) {
+        snprintf(opt_path, sizeof opt_path, "%s.opt", o.resume);
+        if (nn_optimizer_load(opt, opt_path) != NN_OK) {
+            lib_error("--resume");
+            goto done;
+        }
     }
 
     /* Everything the training loop touches, made once. */
@@ -577,6 +608,21 @@ int main(int argc, char **argv)
     for (int64_t i = 0; i < ntr; i++)
         perm[i] = i;
     uint64_t rng = o.seed ^ UINT64_C(0x5eed5eed5eed5eed);
+    /* A checkpoint is taken after whole epochs; its step count says how many. */
+    long first_epoch = 1;
+    if (o.resume) {
+        int64_t done_steps = nn_optimizer_step_count(opt);
+        if (done_steps % steps != 0) {
+            fprintf(stderr, PROG ": --resume: %" PRId64 " steps is not a whole number of epochs of %"
+                    PRId64 " steps: were --batch or the data different?\n", done_steps, steps);
+            goto done;
+        }
+        first_epoch = (long)(done_steps / steps) + 1;
+        for (long e = 1; e < first_epoch; e++) /* the same order an unbroken run had */
+            shuffle(perm, ntr, &rng);
+        if (!o.quiet)
+            printf("resuming from %s after epoch %ld\n", o.resume, first_epoch - 1);
+    }
 
     if (!o.quiet) {
         printf("%s from %s: %" PRId64 " training, %" PRId64 " test images\n",
@@ -604,7 +650,7 @@ int main(int argc, char **argv)
 
     const float *src = nn_tensor_data(xtr);
     double train_seconds = 0.0;
-    for (long epoch = 1; epoch <= o.epochs; epoch++) {
+    for (long epoch = first_epoch; epoch <= o.epochs; epoch++) {
         shuffle(perm, ntr, &rng);
         double t0 = now(), last_draw = t0, loss_sum = 0.0;
         int64_t seen = 0, acc_correct = 0, acc_seen = 0;
@@ -659,7 +705,7 @@ int main(int argc, char **argv)
             lib_error("evaluating");
             goto done;
         }
-        const int i = (int)(epoch - 1);
+        const int i = (int)(epoch - first_epoch);
         h_epoch[i] = (double)epoch;
         h_trl[i] = trl;
         h_tra[i] = tra;
@@ -676,6 +722,13 @@ int main(int argc, char **argv)
             fprintf(logf, "%ld,%.6f,%.6f,%.6f,%.6f,%.4f\n", epoch, (double)trl, (double)tra,
                     (double)tel, (double)tea, secs);
             fflush(logf);
+        }
+        if (o.save) {
+            snprintf(opt_path, sizeof opt_path, "%s.opt", o.save);
+            if (nn_graph_save(g, o.save) != NN_OK || nn_optimizer_save(opt, opt_path) != NN_OK) {
+                lib_error("--save");
+                goto done;
+            }
         }
     }
 
@@ -710,12 +763,16 @@ int main(int argc, char **argv)
     if (!o.quiet)
         print_confusion((const int64_t(*)[NCLASSES])cm, names, fashion);
 
-    if (o.plot) {
+    if (o.plot && first_epoch > o.epochs) {
+        fprintf(stderr, PROG ": --plot: no epoch was trained (the checkpoint already has %ld)\n",
+                first_epoch - 1);
+    } else if (o.plot) {
         char title[256];
         snprintf(title, sizeof title, "%s: %" PRId64 "-%ld-%d ReLU, %s lr %g, batch %" PRId64,
                  fashion ? "Fashion-MNIST" : "MNIST", in, o.hidden, NCLASSES,
                  opt_names[o.optimizer], o.lr, batch);
-        if (plot_curves_svg(o.plot, title, (int)o.epochs, h_epoch, h_trl, h_tel, h_tra, h_tea)) {
+        if (plot_curves_svg(o.plot, title, (int)(o.epochs - first_epoch + 1), h_epoch, h_trl, h_tel,
+                            h_tra, h_tea)) {
             fprintf(stderr, PROG ": --plot: cannot write '%s': %s\n", o.plot, strerror(errno));
             goto done;
         }
