@@ -14,6 +14,15 @@
 #  define NN_PRINTF(f, a)
 #endif
 
+/* Run-time dispatch for hot element-wise and reduction loops: gcc builds
+ * one copy per target and the loader picks the widest the CPU has (ifunc,
+ * glibc on ELF); elsewhere the portable loop is the only one. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__GLIBC__)
+#  define NN_TARGET_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#  define NN_TARGET_CLONES
+#endif
+
 /* Records the detail for nn_last_error() and returns s, so that error paths
  * read `return nn_fail(NN_ERR_SHAPE, "%s: ...", __func__, ...);`. */
 nn_status nn_fail(nn_status s, const char *fmt, ...) NN_PRINTF(2, 3);

@@ -40,12 +40,67 @@ nn_status nn_dense_backward(nn_graph *g, int i, plan *p, const float *x, float *
  * touches only output columns (or weight rows) c0..c1-1, so disjoint
  * ranges run on different threads at once, and a range's result does not
  * depend on which thread computes it. */
+/* Few rows: one dot product per output, which reads each weight row once
+ * and skips sgemm's packing (what one-image latency is made of). */
+enum { GEMV_ROWS = 4 };
+
+/* Eight outputs at a time: eight independent sums keep the FMA units busy
+ * where one sum would wait on its own latency. */
+NN_TARGET_CLONES
+static void dense_rows_dot(const float *restrict x, const float *restrict w,
+                           const float *restrict b, float *restrict y, int64_t n, int64_t in,
+                           int64_t out, int64_t c0, int64_t c1)
+{
+    for (int64_t r = 0; r < n; r++) {
+        const float *xr = x + r * in;
+        int64_t c = c0;
+        for (; c + 8 <= c1; c += 8) {
+            const float *w0 = w + c * in;
+            float s0 = 0.0f, s1 = 0.0f, s2 = 0.0f, s3 = 0.0f, s4 = 0.0f, s5 = 0.0f, s6 = 0.0f,
+                  s7 = 0.0f;
+#pragma omp simd reduction(+ : s0, s1, s2, s3, s4, s5, s6, s7)
+            for (int64_t k = 0; k < in; k++) {
+                float xk = xr[k];
+                s0 += xk * w0[k];
+                s1 += xk * w0[in + k];
+                s2 += xk * w0[2 * in + k];
+                s3 += xk * w0[3 * in + k];
+                s4 += xk * w0[4 * in + k];
+                s5 += xk * w0[5 * in + k];
+                s6 += xk * w0[6 * in + k];
+                s7 += xk * w0[7 * in + k];
+            }
+            float *yr = y + r * out + c;
+            yr[0] = s0 + b[c];
+            yr[1] = s1 + b[c + 1];
+            yr[2] = s2 + b[c + 2];
+            yr[3] = s3 + b[c + 3];
+            yr[4] = s4 + b[c + 4];
+            yr[5] = s5 + b[c + 5];
+            yr[6] = s6 + b[c + 6];
+            yr[7] = s7 + b[c + 7];
+        }
+        for (; c < c1; c++) {
+            const float *wc = w + c * in;
+            float s = 0.0f;
+#pragma omp simd reduction(+ : s)
+            for (int64_t k = 0; k < in; k++)
+                s += xr[k] * wc[k];
+            y[r * out + c] = s + b[c];
+        }
+    }
+}
+
 nn_status nn_dense_forward_cols(nn_graph *g, int i, plan *p, const float *x, int64_t c0,
                                 int64_t c1)
 {
     const layer *l = &g->layers[i];
     float *y = p->lp[i].y;
     const float *b = g->values + l->b_off;
+    if (p->n <= GEMV_ROWS && !p->training) {
+        dense_rows_dot(x, g->values + l->w_off, b, y, p->n, l->in, l->out, c0, c1);
+        return NN_OK;
+    }
     nn_status s = nn_bk_sgemm('N', 'T', p->n, c1 - c0, l->in, x, l->in,
                               g->values + l->w_off + c0 * l->in, l->in, y + c0, l->out);
     for (int64_t r = 0; r < p->n; r++) {
