@@ -21,14 +21,21 @@ nn_status nn_graph_train_step(nn_graph *g, nn_optimizer *o, const nn_tensor *x,
                                                            "is bound to another graph"
                                                          : "nn_graph_train_step: the optimizer's "
                                                            "graph was destroyed");
+    /* Whether the optimizer can step at all is known before anything runs,
+     * so a refusal leaves the graph as it was (no pending backward, the
+     * dropout generator untouched). */
+    nn_status s = nn_optimizer_fused_begin(o);
+    if (s != NN_OK && s != NN_ERR_UNSUPPORTED)
+        return nn_fail_in("nn_graph_train_step", s);
+    int fused = s == NN_OK;
     float l;
-    nn_status s = nn_graph_forward_loss(g, x, labels, &l);
+    s = nn_graph_forward_loss(g, x, labels, &l);
     if (s != NN_OK)
-        return s;
+        return nn_fail_in("nn_graph_train_step", s);
     /* Fused: each parameter range is updated as soon as its gradient is
      * final, while it is still in cache; the same bits as backward + step. */
-    s = nn_optimizer_fused_begin(o);
-    if (s == NN_OK) {
+    s = NN_ERR_UNSUPPORTED;
+    if (fused) {
         nn_param_hook hook = {fused_update, o};
         s = nn_graph_backward_with(g, &hook);
         if (s == NN_OK)
@@ -41,7 +48,7 @@ nn_status nn_graph_train_step(nn_graph *g, nn_optimizer *o, const nn_tensor *x,
     }
     if (s == NN_OK && loss)
         *loss = l;
-    return s;
+    return nn_fail_in("nn_graph_train_step", s);
 }
 
 /* Rows per inference call: big enough for efficient matrix products, small
@@ -73,7 +80,7 @@ nn_status nn_graph_evaluate(nn_graph *g, const nn_tensor *x, const int32_t *labe
         const float *probs, *logits;
         nn_status s = nn_graph_infer(g, data + r0 * in, m, &probs, &logits);
         if (s != NN_OK)
-            return s;
+            return nn_fail_in("nn_graph_evaluate", s);
         for (int64_t r = 0; r < m; r++) {
             const float *z = logits + r * c;
             int64_t best = 0;

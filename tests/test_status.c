@@ -88,7 +88,11 @@ START_TEST(threads_set_and_get)
     ck_assert_int_eq(nn_set_num_threads(1), NN_OK);
     ck_assert_int_eq(nn_get_num_threads(), 1);
     ck_assert_int_eq(nn_set_num_threads(-1), NN_ERR_INVALID_ARGUMENT);
+    ck_assert_int_eq(nn_set_num_threads(NN_MAX_THREADS + 1), NN_ERR_INVALID_ARGUMENT);
+    ck_assert_str_eq(nn_last_error(), "nn_set_num_threads: n is 1025, must be <= 1024");
     ck_assert_int_eq(nn_get_num_threads(), 1);
+    ck_assert_int_eq(nn_set_num_threads(NN_MAX_THREADS), NN_OK);
+    ck_assert_int_eq(nn_get_num_threads(), NN_MAX_THREADS);
 }
 END_TEST
 

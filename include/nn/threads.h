@@ -9,8 +9,11 @@
 extern "C" {
 #endif
 
+/* Largest thread count nn_set_num_threads accepts. */
+#define NN_MAX_THREADS 1024
+
 /* Sets how many threads oneDNN and libnn's own loops use, process-wide,
- * from the next call on (n >= 1). The default is OpenMP's (OMP_NUM_THREADS,
+ * from the next call on (1 <= n <= NN_MAX_THREADS). The default is OpenMP's (OMP_NUM_THREADS,
  * else one per core). */
 NN_API nn_status nn_set_num_threads(int n);
 

@@ -27,6 +27,10 @@
  * read `return nn_fail(NN_ERR_SHAPE, "%s: ...", __func__, ...);`. */
 nn_status nn_fail(nn_status s, const char *fmt, ...) NN_PRINTF(2, 3);
 
+/* Makes a failure's detail start with "fn: " (for public functions whose
+ * failure was detailed by an inner one); returns s unchanged. */
+nn_status nn_fail_in(const char *fn, nn_status s);
+
 /* The one allocator: 64-byte aligned, size rounded up to 64, NULL on
  * failure (or when the test hook below says so). Free with nn_mem_free. */
 void *nn_mem_alloc(size_t size);

@@ -1,6 +1,7 @@
 /* Status names and the thread-local last error. */
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "core.h"
 
@@ -33,5 +34,16 @@ nn_status nn_fail(nn_status s, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(last_error, sizeof last_error, fmt, ap);
     va_end(ap);
+    return s;
+}
+
+nn_status nn_fail_in(const char *fn, nn_status s)
+{
+    size_t n = strlen(fn);
+    if (s == NN_OK || (strncmp(last_error, fn, n) == 0 && last_error[n] == ':'))
+        return s;
+    char inner[sizeof last_error];
+    memcpy(inner, last_error, sizeof inner);
+    snprintf(last_error, sizeof last_error, "%s: %.440s", fn, inner);
     return s;
 }

@@ -12,6 +12,9 @@ nn_status nn_set_num_threads(int n)
 {
     if (n < 1)
         return nn_fail(NN_ERR_INVALID_ARGUMENT, "nn_set_num_threads: n is %d, must be >= 1", n);
+    if (n > NN_MAX_THREADS)
+        return nn_fail(NN_ERR_INVALID_ARGUMENT, "nn_set_num_threads: n is %d, must be <= %d", n,
+                       NN_MAX_THREADS);
     atomic_store(&num_threads, n);
     omp_set_num_threads(n);
     return NN_OK;

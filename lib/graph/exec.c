@@ -239,7 +239,7 @@ nn_status nn_graph_forward(nn_graph *g, const nn_tensor *x, nn_tensor *y)
     s = nn_graph_infer(g, x->data, n, &out, NULL);
     if (s == NN_OK)
         memcpy(y->data, out, (size_t)(n * o) * sizeof(float));
-    return s;
+    return nn_fail_in("nn_graph_forward", s);
 }
 
 static nn_status forward_train(nn_graph *g, const nn_tensor *x,
@@ -286,7 +286,7 @@ nn_status nn_graph_forward_loss(nn_graph *g, const nn_tensor *x, const int32_t *
                            "nn_graph_forward_loss: labels[%lld] is %d, must be in [0, %lld)",
                            (long long)r, (int)labels[r], (long long)o);
     nn_threads_apply();
-    return forward_train(g, x, labels, NULL, loss);
+    return nn_fail_in("nn_graph_forward_loss", forward_train(g, x, labels, NULL, loss));
 }
 
 nn_status nn_graph_forward_loss_targets(nn_graph *g, const nn_tensor *x, const nn_tensor *targets,
@@ -308,7 +308,7 @@ nn_status nn_graph_forward_loss_targets(nn_graph *g, const nn_tensor *x, const n
                        (long long)(targets->ndim > 1 ? targets->dims[1] : 0), (long long)n,
                        (long long)o);
     nn_threads_apply();
-    return forward_train(g, x, NULL, targets, loss);
+    return nn_fail_in("nn_graph_forward_loss_targets", forward_train(g, x, NULL, targets, loss));
 }
 
 nn_status nn_graph_backward(nn_graph *g)
@@ -323,7 +323,7 @@ nn_status nn_graph_backward(nn_graph *g)
     if (p->fast) {
         s = nn_parallel_backward(g, p, NULL);
         g->pending = NULL;
-        return s;
+        return nn_fail_in("nn_graph_backward", s);
     }
     nn_threads_apply();
     for (int i = g->nlayers - 1; i >= g->first_dense && g->first_dense >= 0 && s == NN_OK; i--) {
@@ -341,7 +341,7 @@ nn_status nn_graph_backward(nn_graph *g)
         }
     }
     g->pending = NULL;
-    return s;
+    return nn_fail_in("nn_graph_backward", s);
 }
 
 nn_status nn_graph_backward_with(nn_graph *g, const nn_param_hook *hook)

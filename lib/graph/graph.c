@@ -24,7 +24,7 @@ nn_status nn_graph_create(nn_graph **out, int64_t in_features)
     nn_status s = nn_bk_ctx_create(&g->ctx);
     if (s != NN_OK) {
         nn_mem_free(g);
-        return s;
+        return nn_fail_in("nn_graph_create", s);
     }
     g->in_features = in_features;
     g->first_dense = -1;
