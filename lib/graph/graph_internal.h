@@ -41,6 +41,12 @@ typedef struct nn_param_hook {
  * nothing: then call nn_graph_backward and step separately. */
 nn_status nn_graph_backward_with(nn_graph *g, const nn_param_hook *hook);
 
+/* Runs fn(ctx, 0 .. ntasks-1) on the graph's worker threads (made on
+ * first use: may fail with NN_ERR_OUT_OF_MEMORY, then nothing ran). The
+ * tasks must be independent. */
+nn_status nn_graph_run_tasks(nn_graph *g, int ntasks, void (*fn)(void *ctx, int task),
+                             void *ctx);
+
 /* Whether the graph ends in a softmax cross-entropy head. */
 int nn_graph_has_softmax_head(const nn_graph *g);
 

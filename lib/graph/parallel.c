@@ -239,6 +239,19 @@ static nn_status pool_ready(nn_graph *g)
     return nn_pool_create(&g->pool, want);
 }
 
+nn_status nn_graph_run_tasks(nn_graph *g, int ntasks, void (*fn)(void *ctx, int task),
+                             void *ctx)
+{
+    nn_status s = pool_ready(g);
+    if (s != NN_OK)
+        return s;
+    int saved = omp_get_max_threads();
+    omp_set_num_threads(1);
+    nn_pool_run(g->pool, ntasks, fn, ctx, 1);
+    omp_set_num_threads(saved);
+    return NN_OK;
+}
+
 static nn_status run_phases(run_ctx *r, int first, int count, int dynamic)
 {
     for (int ph = first; ph < first + count; ph++) {

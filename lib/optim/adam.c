@@ -134,7 +134,7 @@ void nn_adam_update(nn_optimizer *o, float *w, const float *g, int64_t t)
 {
     struct adam_ctx a = {.w = w, .g = g, .m = o->state, .v = o->state + o->n,
                          .k = adam_consts(o, t)};
-    nn_optim_for_chunks(o->n, adam_chunk, &a);
+    nn_optim_for_chunks(o, adam_chunk, &a);
 }
 
 void nn_adam_range(nn_optimizer *o, float *w, const float *g, int64_t lo, int64_t len, int64_t t)

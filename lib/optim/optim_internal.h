@@ -73,7 +73,7 @@ void nn_optimizer_fused_end(nn_optimizer *o);
 /* Calls fn(ctx, chunk index, first element, length) for every chunk of
  * 0..n-1, in parallel when n > NN_OPTIM_PARALLEL_MIN. */
 typedef void nn_optim_chunk_fn(void *ctx, int64_t chunk, int64_t lo, int64_t len);
-void nn_optim_for_chunks(int64_t n, nn_optim_chunk_fn *fn, void *ctx);
+void nn_optim_for_chunks(nn_optimizer *o, nn_optim_chunk_fn *fn, void *ctx);
 
 static inline int64_t nn_optim_chunks(int64_t n)
 {

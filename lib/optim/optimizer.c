@@ -78,23 +78,29 @@ nn_status nn_optim_create(nn_optimizer **out, const char *fn, nn_optim_kind kind
     return NN_OK;
 }
 
-void nn_optim_for_chunks(int64_t n, nn_optim_chunk_fn *fn, void *ctx)
+struct chunk_run {
+    int64_t n;
+    nn_optim_chunk_fn *fn;
+    void *ctx;
+};
+
+static void run_chunk(void *arg, int c)
 {
-    int64_t chunks = nn_optim_chunks(n);
-    if (n <= NN_OPTIM_PARALLEL_MIN) {
-        for (int64_t c = 0; c < chunks; c++) {
-            int64_t lo = c * NN_OPTIM_CHUNK;
-            fn(ctx, c, lo, n - lo < NN_OPTIM_CHUNK ? n - lo : NN_OPTIM_CHUNK);
-        }
-        return;
-    }
-    int nt = nn_get_num_threads();
-    if (nt > chunks)
-        nt = (int)chunks;
-#pragma omp parallel for schedule(static) num_threads(nt)
-    for (int64_t c = 0; c < chunks; c++) {
-        int64_t lo = c * NN_OPTIM_CHUNK;
-        fn(ctx, c, lo, n - lo < NN_OPTIM_CHUNK ? n - lo : NN_OPTIM_CHUNK);
+    const struct chunk_run *r = arg;
+    int64_t lo = (int64_t)c * NN_OPTIM_CHUNK;
+    r->fn(r->ctx, c, lo, r->n - lo < NN_OPTIM_CHUNK ? r->n - lo : NN_OPTIM_CHUNK);
+}
+
+void nn_optim_for_chunks(nn_optimizer *o, nn_optim_chunk_fn *fn, void *ctx)
+{
+    struct chunk_run r = {o->n, fn, ctx};
+    int64_t chunks = nn_optim_chunks(o->n);
+    /* On the graph's own pool, not OpenMP: an OpenMP team spinning beside
+     * the pool's idle threads starves both on a small machine. */
+    if (o->n <= NN_OPTIM_PARALLEL_MIN || chunks > 32767 ||
+        nn_graph_run_tasks(o->graph, (int)chunks, run_chunk, &r) != NN_OK) {
+        for (int64_t c = 0; c < chunks; c++)
+            run_chunk(&r, (int)c);
     }
 }
 
@@ -144,7 +150,7 @@ static void chunk_scale(void *ctx, int64_t c, int64_t lo, int64_t len)
 static void clip(nn_optimizer *o, float *g)
 {
     struct clip_ctx k = {g, o->partial, 1.0f};
-    nn_optim_for_chunks(o->n, chunk_sum_squares, &k);
+    nn_optim_for_chunks(o, chunk_sum_squares, &k);
     double sq = 0.0;
     for (int64_t c = 0, chunks = nn_optim_chunks(o->n); c < chunks; c++)
         sq += o->partial[c];
@@ -152,7 +158,7 @@ static void clip(nn_optimizer *o, float *g)
     if (coef >= 1.0) /* false for NaN, which then spreads as in PyTorch */
         return;
     k.coef = (float)coef;
-    nn_optim_for_chunks(o->n, chunk_scale, &k);
+    nn_optim_for_chunks(o, chunk_scale, &k);
 }
 
 /* ---- the handle ---- */

@@ -83,7 +83,7 @@ static void sgd_chunk(void *ctx, int64_t c, int64_t lo, int64_t len)
 void nn_sgd_update(nn_optimizer *o, float *w, const float *g)
 {
     struct sgd_k k = {w, g, o->state, o->lr, o->weight_decay, o->momentum, o->nesterov};
-    nn_optim_for_chunks(o->n, sgd_chunk, &k);
+    nn_optim_for_chunks(o, sgd_chunk, &k);
 }
 
 void nn_sgd_range(nn_optimizer *o, float *w, const float *g, int64_t lo, int64_t len)
