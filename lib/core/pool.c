@@ -12,6 +12,33 @@
 /* About 50 us of polling before a thread goes to sleep. */
 enum { SPIN_ROUNDS = 4000 };
 
+#if defined(__SSE__) || defined(__x86_64__)
+#include <xmmintrin.h>
+#define NN_FTZ_DAZ 0x8040u /* MXCSR flush-to-zero (bit 15), denormals-are-zero (bit 6) */
+
+unsigned nn_fpmode_enter(void)
+{
+    unsigned old = _mm_getcsr();
+    _mm_setcsr(old | NN_FTZ_DAZ);
+    return old;
+}
+
+void nn_fpmode_leave(unsigned old)
+{
+    _mm_setcsr(old);
+}
+#else
+unsigned nn_fpmode_enter(void)
+{
+    return 0;
+}
+
+void nn_fpmode_leave(unsigned old)
+{
+    (void)old;
+}
+#endif
+
 static inline void cpu_relax(void)
 {
 #if defined(__x86_64__) || defined(__i386__)
@@ -88,6 +115,7 @@ static void *worker_main(void *arg)
     int id = ((worker_arg *)arg)->id;
     uint32_t seen = 0;
     omp_set_num_threads(1);
+    nn_fpmode_enter();
     for (;;) {
         int spins = 0;
         while (T_GEN(atomic_load(&p->ticket)) == seen && spins < SPIN_ROUNDS) {

@@ -11,6 +11,15 @@
 
 typedef struct nn_pool nn_pool;
 
+/* libnn computes with subnormal floats flushed to zero (inputs and
+ * results): Adam's moments of rarely-active weights decay into the
+ * subnormal range, where every operation is many times slower, and a
+ * 1e-38 makes no difference to a network. Enter sets the calling thread's
+ * mode and returns the old one, for leave to restore; the pool's workers
+ * run in this mode always. */
+unsigned nn_fpmode_enter(void);
+void nn_fpmode_leave(unsigned old);
+
 /* fn(ctx, task) for one task; tasks of one run must be independent. */
 typedef void nn_pool_fn(void *ctx, int task);
 

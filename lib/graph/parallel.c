@@ -247,7 +247,9 @@ nn_status nn_graph_run_tasks(nn_graph *g, int ntasks, void (*fn)(void *ctx, int 
         return s;
     int saved = omp_get_max_threads();
     omp_set_num_threads(1);
+    unsigned fp = nn_fpmode_enter();
     nn_pool_run(g->pool, ntasks, fn, ctx, 1);
+    nn_fpmode_leave(fp);
     omp_set_num_threads(saved);
     return NN_OK;
 }
@@ -272,6 +274,7 @@ nn_status nn_parallel_forward(nn_graph *g, plan *p, const float *x, float *loss)
         return s;
     int saved = omp_get_max_threads();
     omp_set_num_threads(1);
+    unsigned fp = nn_fpmode_enter();
     run_ctx r = {.g = g, .p = p, .x = x};
     atomic_init(&r.status, NN_OK);
     if (p->training)
@@ -296,6 +299,7 @@ nn_status nn_parallel_forward(nn_graph *g, plan *p, const float *x, float *loss)
         if (loss)
             *loss = v;
     }
+    nn_fpmode_leave(fp);
     omp_set_num_threads(saved);
     return s;
 }
@@ -307,6 +311,7 @@ nn_status nn_parallel_backward(nn_graph *g, plan *p, const nn_param_hook *hook)
         return s;
     int saved = omp_get_max_threads();
     omp_set_num_threads(1);
+    unsigned fp = nn_fpmode_enter();
     run_ctx r = {.g = g, .p = p, .x = p->x, .hook = hook};
     atomic_init(&r.status, NN_OK);
     /* the head's gradient, then back through the element-wise layers after
@@ -328,6 +333,7 @@ nn_status nn_parallel_backward(nn_graph *g, plan *p, const nn_param_hook *hook)
     if (top > last_dense)
         chain_backward(&r, last_dense + 1, top, 0, g->layers[top].out);
     s = run_phases(&r, p->nfwd, p->nbwd, 1);
+    nn_fpmode_leave(fp);
     omp_set_num_threads(saved);
     return s;
 }
