@@ -10,12 +10,11 @@
 
 #include <nn/idx.h>
 #include "core/core.h"
+#include "io/io_internal.h"
 
 enum {
     IDX_UBYTE = 0x08,
     IDX_MAX_HEADER = 4 + 4 * 3,  /* magic and up to three dims */
-    READ_FIRST = 64 * 1024,      /* first buffer when the size is unknown */
-    READ_CHUNK = 1 << 30,        /* gzread takes an unsigned, returns an int */
     GZ_BUFFER = 256 * 1024       /* zlib's input buffer: fewer, larger reads */
 };
 
@@ -134,6 +133,28 @@ static nn_status labels_parse(const struct idx_src *src, const uint8_t *buf, siz
     return NN_OK;
 }
 
+/* The IDX reader's byte source: zlib, which gunzips a gzip'd file and
+ * passes any other through unchanged. */
+static nn_status gz_read(const nn_io_source *src, uint8_t *dst, size_t want, size_t *got)
+{
+    gzFile gz = src->handle;
+    int r = gzread(gz, dst, (unsigned)want);
+    if (r > 0) {
+        *got = (size_t)r;
+        return NN_OK;
+    }
+    int err;
+    const char *msg = gzerror(gz, &err);
+    if (r < 0 && err == Z_ERRNO)
+        return nn_fail(NN_ERR_IO, "%s: %s: read failed: %s", src->fn, src->path,
+                       strerror(errno));
+    if (r < 0 || err != Z_OK) /* a gzip stream cut short ends with Z_BUF_ERROR */
+        return nn_fail(NN_ERR_FORMAT, "%s: %s: corrupt gzip stream: %s", src->fn, src->path,
+                       msg);
+    *got = 0;
+    return NN_OK;
+}
+
 /* Reads the whole of path, gunzipping it if it is gzip'd, into a new buffer
  * (*out, nn_mem_free) of *size bytes, refusing more than an IDX can hold. */
 static nn_status read_whole(const char *fn, const char *path, uint8_t **out, size_t *size)
@@ -144,7 +165,7 @@ static nn_status read_whole(const char *fn, const char *path, uint8_t **out, siz
         return nn_fail(NN_ERR_IO, "%s: %s: cannot open: %s", fn, path, strerror(errno));
     /* A raw file's size is exact and a gzip'd one's a lower bound: either
      * way the bytes are really there, so it is a safe first capacity. */
-    size_t cap = READ_FIRST;
+    size_t cap = NN_IO_READ_FIRST;
     struct stat st;
     if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > (off_t)cap)
         cap = (uint64_t)st.st_size < (uint64_t)limit ? (size_t)st.st_size : limit;
@@ -154,71 +175,11 @@ static nn_status read_whole(const char *fn, const char *path, uint8_t **out, siz
         return nn_fail(NN_ERR_OUT_OF_MEMORY, "%s: %s: no memory for a zlib stream", fn, path);
     }
     gzbuffer(gz, GZ_BUFFER);
-    uint8_t *buf = nn_mem_alloc(cap);
-    if (!buf) {
-        gzclose(gz);
-        return nn_fail(NN_ERR_OUT_OF_MEMORY, "%s: %s: no memory for a %zu-byte read buffer", fn,
-                       path, cap);
-    }
-    nn_status s = NN_OK;
-    size_t len = 0;
-    for (;;) {
-        uint8_t probe[4096];
-        size_t room = cap - len;
-        /* When the buffer is full, a small read tells end of file from more
-         * data, so an exactly-sized buffer is not doubled for nothing. */
-        unsigned want = room > 0 ? (unsigned)(room < READ_CHUNK ? room : READ_CHUNK)
-                                 : (unsigned)sizeof probe;
-        int r = gzread(gz, room > 0 ? buf + len : probe, want);
-        if (r < 0) {
-            int err;
-            const char *msg = gzerror(gz, &err);
-            if (err == Z_ERRNO)
-                s = nn_fail(NN_ERR_IO, "%s: %s: read failed: %s", fn, path, strerror(errno));
-            else
-                s = nn_fail(NN_ERR_FORMAT, "%s: %s: corrupt gzip stream: %s", fn, path, msg);
-            break;
-        }
-        if (r == 0) {
-            int err;
-            const char *msg = gzerror(gz, &err);
-            if (err != Z_OK) /* a gzip stream cut short ends with Z_BUF_ERROR */
-                s = nn_fail(NN_ERR_FORMAT, "%s: %s: corrupt gzip stream: %s", fn, path, msg);
-            break;
-        }
-        if (room > 0) {
-            len += (size_t)r;
-            continue;
-        }
-        if ((size_t)r > limit - len) {
-            s = nn_fail(NN_ERR_UNSUPPORTED, "%s: %s: larger than %zu bytes, the IDX limit", fn,
-                        path, limit);
-            break;
-        }
-        size_t ncap = cap <= limit / 2 ? cap * 2 : limit;
-        if (ncap < len + (size_t)r)
-            ncap = len + (size_t)r;
-        uint8_t *nbuf = nn_mem_alloc(ncap);
-        if (!nbuf) {
-            s = nn_fail(NN_ERR_OUT_OF_MEMORY, "%s: %s: no memory for a %zu-byte read buffer", fn,
-                        path, ncap);
-            break;
-        }
-        memcpy(nbuf, buf, len);
-        memcpy(nbuf + len, probe, (size_t)r);
-        nn_mem_free(buf);
-        buf = nbuf;
-        cap = ncap;
-        len += (size_t)r;
-    }
+    nn_io_source src = {.read = gz_read, .handle = gz, .fn = fn, .path = path,
+                        .limit = limit, .limit_name = "the IDX limit"};
+    nn_status s = nn_io_read_all(&src, cap, out, size);
     gzclose(gz); /* closes fd */
-    if (s != NN_OK) {
-        nn_mem_free(buf);
-        return s;
-    }
-    *out = buf;
-    *size = len;
-    return NN_OK;
+    return s;
 }
 
 static nn_status images_load(const char *fn, const char *path, nn_tensor **out)

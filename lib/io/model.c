@@ -16,6 +16,7 @@
 #include <nn/io.h>
 #include "core/core.h"
 #include "graph/graph_internal.h"
+#include "io/io_internal.h"
 #include "optim/optim_internal.h"
 
 enum {
@@ -25,8 +26,7 @@ enum {
     OPTIM_FIXED = 56,  /* optimizer body bytes besides the sizes and state */
     MAX_LAYERS = 1024,
     MAX_TENSORS = 2 * MAX_LAYERS,
-    READ_FIRST = 64 * 1024,  /* first buffer when the size is unknown */
-    IO_CHUNK = 1 << 30       /* largest single read() / write() */
+    IO_CHUNK = 1 << 30       /* largest single write() or crc32() */
 };
 
 #define MAX_FEATURES (UINT64_C(1) << 31)
@@ -182,6 +182,22 @@ static nn_status check_header(const struct src *s, const uint8_t *buf, size_t si
 
 /* ---- files ---- */
 
+/* The model files' byte source: plain read(2). Never zlib: a gzip'd model
+ * file is deliberately not loaded (it is refused as malformed). */
+static nn_status fd_read(const nn_io_source *src, uint8_t *dst, size_t want, size_t *got)
+{
+    const int *fd = src->handle;
+    ssize_t r;
+    do
+        r = read(*fd, dst, want);
+    while (r < 0 && errno == EINTR);
+    if (r < 0)
+        return nn_fail(NN_ERR_IO, "%s: %s: read failed: %s", src->fn, src->path,
+                       strerror(errno));
+    *got = (size_t)r;
+    return NN_OK;
+}
+
 /* Reads the whole of path into a new buffer (*out, nn_mem_free) of *size
  * bytes, refusing more than MAX_FILE. */
 static nn_status read_file(const char *fn, const char *path, uint8_t **out, size_t *size)
@@ -190,81 +206,25 @@ static nn_status read_file(const char *fn, const char *path, uint8_t **out, size
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return nn_fail(NN_ERR_IO, "%s: %s: cannot open: %s", fn, path, strerror(errno));
-    struct stat st;
-    if (fstat(fd, &st) != 0) {
-        nn_status s = nn_fail(NN_ERR_IO, "%s: %s: cannot stat: %s", fn, path, strerror(errno));
-        close(fd);
-        return s;
-    }
-    if (S_ISDIR(st.st_mode)) {
-        close(fd);
-        return nn_fail(NN_ERR_IO, "%s: %s: is a directory", fn, path);
-    }
-    size_t cap = READ_FIRST;
-    if (S_ISREG(st.st_mode)) {
-        if ((uint64_t)st.st_size > (uint64_t)limit) {
-            close(fd);
-            return nn_fail(NN_ERR_UNSUPPORTED, "%s: %s: %lld bytes, the limit is %zu", fn, path,
-                           (long long)st.st_size, limit);
-        }
-        cap = (size_t)st.st_size;
-    }
-    uint8_t *buf = nn_mem_alloc(cap);
-    if (!buf) {
-        close(fd);
-        return nn_fail(NN_ERR_OUT_OF_MEMORY, "%s: %s: no memory for a %zu-byte read buffer", fn,
-                       path, cap);
-    }
     nn_status s = NN_OK;
-    size_t len = 0;
-    for (;;) {
-        uint8_t probe[4096];
-        size_t room = cap - len;
-        /* When the buffer is full, a small read tells end of file from more
-         * data, so an exactly-sized buffer is not grown for nothing. */
-        size_t want = room > 0 ? (room < IO_CHUNK ? room : IO_CHUNK) : sizeof probe;
-        ssize_t r = read(fd, room > 0 ? buf + len : probe, want);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0) {
-            s = nn_fail(NN_ERR_IO, "%s: %s: read failed: %s", fn, path, strerror(errno));
-            break;
-        }
-        if (r == 0)
-            break;
-        if (room > 0) {
-            len += (size_t)r;
-            continue;
-        }
-        if ((size_t)r > limit - len) {
-            s = nn_fail(NN_ERR_UNSUPPORTED, "%s: %s: larger than %zu bytes, the limit", fn, path,
-                        limit);
-            break;
-        }
-        size_t ncap = cap <= limit / 2 ? 2 * cap : limit;
-        if (ncap < len + (size_t)r)
-            ncap = len + (size_t)r;
-        uint8_t *nbuf = nn_mem_alloc(ncap);
-        if (!nbuf) {
-            s = nn_fail(NN_ERR_OUT_OF_MEMORY, "%s: %s: no memory for a %zu-byte read buffer", fn,
-                        path, ncap);
-            break;
-        }
-        memcpy(nbuf, buf, len);
-        memcpy(nbuf + len, probe, (size_t)r);
-        nn_mem_free(buf);
-        buf = nbuf;
-        cap = ncap;
-        len += (size_t)r;
+    size_t cap = NN_IO_READ_FIRST;
+    struct stat st;
+    if (fstat(fd, &st) != 0)
+        s = nn_fail(NN_ERR_IO, "%s: %s: cannot stat: %s", fn, path, strerror(errno));
+    else if (S_ISDIR(st.st_mode))
+        s = nn_fail(NN_ERR_IO, "%s: %s: is a directory", fn, path);
+    else if (S_ISREG(st.st_mode) && (uint64_t)st.st_size > (uint64_t)limit)
+        s = nn_fail(NN_ERR_UNSUPPORTED, "%s: %s: %lld bytes, the limit is %zu", fn, path,
+                    (long long)st.st_size, limit);
+    else if (S_ISREG(st.st_mode))
+        cap = (size_t)st.st_size;
+    if (s == NN_OK) {
+        nn_io_source src = {.read = fd_read, .handle = &fd, .fn = fn, .path = path,
+                            .limit = limit, .limit_name = "the limit"};
+        s = nn_io_read_all(&src, cap, out, size);
     }
     close(fd);
-    if (s != NN_OK) {
-        nn_mem_free(buf);
-        return s;
-    }
-    *out = buf;
-    *size = len;
-    return NN_OK;
+    return s;
 }
 
 /* fsyncs the directory holding path, so that the rename itself is durable.
