@@ -275,6 +275,10 @@ START_TEST(deeper_chains)
 }
 END_TEST
 
+/* Inference batch sizes that take each path: one image (dot products),
+ * a few rows (column chunks), and row blocks, with a ragged last block. */
+static const int infer_rows[] = {1, 5, 1100, 1537}; /* row blocks of 512 from 1024 rows */
+
 START_TEST(inference_forward_matches_reference)
 {
     spec sp[] = {{REF_DENSE, 9, 0}, {REF_RELU, 0, 0}, {REF_DROPOUT, 0, 0.5}, {REF_DENSE, 4, 0},
@@ -282,20 +286,21 @@ START_TEST(inference_forward_matches_reference)
     net t;
     net_build(&t, 6, sp, 5);
     net_randomize(&t, 1.0);
-    static float ones[64 * 9];
-    for (int k = 0; k < 64 * 9; k++)
+    const int n = infer_rows[_i];
+    float *ones = malloc((size_t)n * 9 * sizeof *ones);
+    double *xd = malloc((size_t)n * 6 * sizeof *xd);
+    int *labels = calloc((size_t)n, sizeof *labels);
+    ck_assert(ones && xd && labels);
+    for (int k = 0; k < n * 9; k++)
         ones[k] = 1.0f;
     t.ref[2].mask = ones; /* dropout is the identity at inference */
-    int n = 5;
     nn_tensor *x, *y;
     ck_assert_int_eq(nn_tensor_create(&x, 2, (int64_t[]){n, 6}), NN_OK);
     ck_assert_int_eq(nn_tensor_create(&y, 2, (int64_t[]){n, 4}), NN_OK);
-    double xd[5 * 6];
     for (int k = 0; k < n * 6; k++)
         xd[k] = nn_tensor_data(x)[k] = (float)trand();
     ck_assert_int_eq(nn_graph_forward(t.g, x, y), NN_OK);
     double **acts = acts_alloc(5, n, 9);
-    int labels[5] = {0};
     ref_run(t.ref, 5, n, xd, labels, NULL, 0, acts);
     for (int r = 0; r < n; r++) {
         const double *z = acts[5] + r * 4;
@@ -310,8 +315,10 @@ START_TEST(inference_forward_matches_reference)
         assert_close("probs", nn_tensor_data(y) + r * 4, p, 4);
         ck_assert_double_eq_tol(sum, 1.0, 1e-6);
     }
-    /* a graph without a head returns the last layer's outputs */
     acts_free(acts, 5);
+    free(ones);
+    free(xd);
+    free(labels);
     nn_tensor_destroy(x);
     nn_tensor_destroy(y);
     net_free(&t);
@@ -765,7 +772,8 @@ Suite *make_suite(void)
     tcase_set_timeout(tc, 120);
     tcase_add_loop_test(tc, reference_and_finite_differences, 0, 10);
     tcase_add_test(tc, deeper_chains);
-    tcase_add_test(tc, inference_forward_matches_reference);
+    tcase_add_loop_test(tc, inference_forward_matches_reference, 0,
+                        (int)(sizeof infer_rows / sizeof infer_rows[0]));
     tcase_add_test(tc, headless_graph_forward);
     tcase_add_test(tc, large_logits_stay_finite);
     tcase_add_test(tc, smoothed_targets_match_reference);

@@ -111,6 +111,23 @@ nn_status nn_dense_forward_cols(nn_graph *g, int i, plan *p, const float *x, int
     return s;
 }
 
+/* Rows r0..r1-1 of the output, every column (large-batch inference). */
+nn_status nn_dense_forward_rows(nn_graph *g, int i, plan *p, const float *x, int64_t r0,
+                                int64_t r1)
+{
+    const layer *l = &g->layers[i];
+    float *y = p->lp[i].y + r0 * l->out;
+    const float *b = g->values + l->b_off;
+    nn_status s = nn_bk_sgemm('N', 'T', r1 - r0, l->out, l->in, x + r0 * l->in, l->in,
+                              g->values + l->w_off, l->in, y, l->out);
+    for (int64_t r = 0; r < r1 - r0; r++) {
+        float *yr = y + r * l->out;
+        for (int64_t c = 0; c < l->out; c++)
+            yr[c] += b[c];
+    }
+    return s;
+}
+
 nn_status nn_dense_backward_weights_rows(nn_graph *g, int i, plan *p, const float *x,
                                          int64_t c0, int64_t c1)
 {

@@ -129,6 +129,8 @@ void nn_dropout_backward_cols(const layer *l, const layer_plan *lp, int64_t n, f
                               int64_t c0, int64_t c1);
 
 /* Column-range kernels of the threaded executor. */
+nn_status nn_dense_forward_rows(nn_graph *g, int i, plan *p, const float *x, int64_t r0,
+                                int64_t r1);
 nn_status nn_dense_forward_cols(nn_graph *g, int i, plan *p, const float *x, int64_t c0,
                                 int64_t c1);
 nn_status nn_dense_backward_weights_rows(nn_graph *g, int i, plan *p, const float *x,

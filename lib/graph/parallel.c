@@ -26,7 +26,14 @@
 
 enum { CHUNK = 64 };
 
-enum { T_FWD, T_GRAD_LAST, T_CHAIN, T_UPDATE };
+/* Inference on at least ROW_SPLIT_MIN rows cuts rows instead of columns:
+ * a task takes ROW_BLOCK rows through the whole chain, so each layer is one
+ * sgemm of a well-shaped block whose activations stay in the core's cache,
+ * where column chunks would make every chunk's sgemm re-read the whole
+ * input. The block size does not depend on the thread count either. */
+enum { ROW_BLOCK = 512, ROW_SPLIT_MIN = 2 * ROW_BLOCK };
+
+enum { T_FWD, T_GRAD_LAST, T_CHAIN, T_UPDATE, T_ROWS };
 
 int nn_parallel_eligible(const nn_graph *g)
 {
@@ -74,8 +81,11 @@ nn_status nn_parallel_plan(nn_graph *g, plan *p)
                 return NN_OK; /* very deep chains keep the primitive executor */
             dense[m++] = i;
         }
+    int rows = !p->training && p->n >= ROW_SPLIT_MIN;
     for (int j = 0; j < m; j++) /* forward + chain/grad + update */
         ntasks += 3 * chunks(g->layers[dense[j]].out);
+    if (rows)
+        ntasks = (int)((p->n + ROW_BLOCK - 1) / ROW_BLOCK);
     p->tasks = nn_mem_alloc((size_t)(ntasks ? ntasks : 1) * sizeof *p->tasks);
     p->phases = nn_mem_alloc((size_t)(2 * m + 2) * sizeof *p->phases);
     if (!p->tasks || !p->phases) {
@@ -84,6 +94,18 @@ nn_status nn_parallel_plan(nn_graph *g, plan *p)
                        (long long)p->n);
     }
     int nt = 0, np = 0;
+    if (rows && m > 0) {
+        open_phase(p, &np, nt);
+        for (int64_t r0 = 0; r0 < p->n; r0 += ROW_BLOCK) {
+            task *t = &p->tasks[nt++];
+            t->kind = T_ROWS;
+            t->layer = dense[0];
+            t->c0 = r0;
+            t->c1 = r0 + ROW_BLOCK < p->n ? r0 + ROW_BLOCK : p->n;
+        }
+        close_phase(p, &np, nt);
+        m = 0; /* no column phases */
+    }
     for (int j = 0; j < m; j++) {
         open_phase(p, &np, nt);
         add_tasks(p, &nt, T_FWD, dense[j], g->layers[dense[j]].out);
@@ -184,6 +206,26 @@ static int group_end(const nn_graph *g, int i)
     return i;
 }
 
+/* Rows r0..r1-1 through every layer from first up to the head (inference:
+ * dropout passes its input on). */
+static void rows_forward(run_ctx *r, int first, int64_t r0, int64_t r1)
+{
+    nn_graph *g = r->g;
+    plan *p = r->p;
+    for (int e = first; e < g->nlayers; e++) {
+        const layer *l = &g->layers[e];
+        if (layer_is_head(l))
+            break;
+        const float *in = nn_layer_out(g, p, l->input, r->x);
+        if (l->kind == LAYER_DENSE)
+            record(r, nn_dense_forward_rows(g, e, p, in, r0, r1));
+        else if (l->kind == LAYER_ACTIVATION)
+            nn_relu_forward_cols(l, r1 - r0, in + r0 * l->out,
+                                 (p->lp[e].y ? p->lp[e].y : (float *)(uintptr_t)in) + r0 * l->out,
+                                 0, l->out);
+    }
+}
+
 static void update(run_ctx *r, const layer *l, int64_t c0, int64_t c1)
 {
     if (!r->hook)
@@ -223,6 +265,9 @@ static void run_task(void *arg, int k)
     }
     case T_UPDATE:
         update(r, l, t->c0, t->c1);
+        break;
+    case T_ROWS:
+        rows_forward(r, t->layer, t->c0, t->c1);
         break;
     }
 }
@@ -285,9 +330,11 @@ nn_status nn_parallel_forward(nn_graph *g, plan *p, const float *x, float *loss)
         lead_end--;
     if (lead_end >= 0)
         chain_forward(&r, 0, lead_end, 0, g->in_features);
-    /* inference keeps each chunk on one thread, so its weights stay in
-     * that core's cache; training balances load instead */
-    s = run_phases(&r, 0, p->nfwd, p->training);
+    /* inference on column chunks keeps each chunk on one thread, so its
+     * weights stay in that core's cache; training and row blocks balance
+     * load instead */
+    int rows = p->nfwd > 0 && p->tasks[p->phases[0].first].kind == T_ROWS;
+    s = run_phases(&r, 0, p->nfwd, p->training || rows);
     const layer *head = g->nlayers ? &g->layers[g->nlayers - 1] : NULL;
     if (s == NN_OK && head && layer_is_head(head)) {
         const float *in = nn_layer_out(g, p, head->input, x);
