@@ -275,32 +275,36 @@ START_TEST(deeper_chains)
 }
 END_TEST
 
-/* Inference batch sizes that take each path: one image (dot products),
- * a few rows (column chunks), and row blocks, with a ragged last block. */
-static const int infer_rows[] = {1, 5, 1100, 1537}; /* row blocks of 512 from 1024 rows */
+/* Inference batch sizes that take each path: up to 4 rows (dot products,
+ * in groups of 4, 2 and 1), a few rows (column chunks), and row blocks of
+ * 512 from 1024 rows, with a ragged last block; and input widths below one
+ * vector and spanning whole, partial and masked vector steps. */
+static const int infer_rows[] = {1, 2, 3, 4, 5, 1100, 1537};
+static const int infer_in[] = {6, 83};
+enum { N_INFER_ROWS = sizeof infer_rows / sizeof infer_rows[0] };
 
 START_TEST(inference_forward_matches_reference)
 {
     spec sp[] = {{REF_DENSE, 9, 0}, {REF_RELU, 0, 0}, {REF_DROPOUT, 0, 0.5}, {REF_DENSE, 4, 0},
                  {REF_SOFTMAX_CE, 0, 0}};
     net t;
-    net_build(&t, 6, sp, 5);
+    const int n = infer_rows[_i % N_INFER_ROWS], in = infer_in[_i / N_INFER_ROWS];
+    net_build(&t, in, sp, 5);
     net_randomize(&t, 1.0);
-    const int n = infer_rows[_i];
     float *ones = malloc((size_t)n * 9 * sizeof *ones);
-    double *xd = malloc((size_t)n * 6 * sizeof *xd);
+    double *xd = malloc((size_t)n * in * sizeof *xd);
     int *labels = calloc((size_t)n, sizeof *labels);
     ck_assert(ones && xd && labels);
     for (int k = 0; k < n * 9; k++)
         ones[k] = 1.0f;
     t.ref[2].mask = ones; /* dropout is the identity at inference */
     nn_tensor *x, *y;
-    ck_assert_int_eq(nn_tensor_create(&x, 2, (int64_t[]){n, 6}), NN_OK);
+    ck_assert_int_eq(nn_tensor_create(&x, 2, (int64_t[]){n, in}), NN_OK);
     ck_assert_int_eq(nn_tensor_create(&y, 2, (int64_t[]){n, 4}), NN_OK);
-    for (int k = 0; k < n * 6; k++)
+    for (int k = 0; k < n * in; k++)
         xd[k] = nn_tensor_data(x)[k] = (float)trand();
     ck_assert_int_eq(nn_graph_forward(t.g, x, y), NN_OK);
-    double **acts = acts_alloc(5, n, 9);
+    double **acts = acts_alloc(5, n, in > 9 ? in : 9);
     ref_run(t.ref, 5, n, xd, labels, NULL, 0, acts);
     for (int r = 0; r < n; r++) {
         const double *z = acts[5] + r * 4;
@@ -773,7 +777,7 @@ Suite *make_suite(void)
     tcase_add_loop_test(tc, reference_and_finite_differences, 0, 10);
     tcase_add_test(tc, deeper_chains);
     tcase_add_loop_test(tc, inference_forward_matches_reference, 0,
-                        (int)(sizeof infer_rows / sizeof infer_rows[0]));
+                        N_INFER_ROWS * (int)(sizeof infer_in / sizeof infer_in[0]));
     tcase_add_test(tc, headless_graph_forward);
     tcase_add_test(tc, large_logits_stay_finite);
     tcase_add_test(tc, smoothed_targets_match_reference);

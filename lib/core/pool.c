@@ -92,7 +92,9 @@ static void do_tasks(nn_pool *p, int id, uint32_t gen)
     int ntasks = T_TASKS(t);
     if (T_STATIC(t)) {
         /* this thread's tasks cannot finish without it: fields are stable */
-        for (int k = id; k < ntasks; k += p->nthreads) {
+        int k0 = (int)((int64_t)ntasks * id / p->nthreads);
+        int k1 = (int)((int64_t)ntasks * (id + 1) / p->nthreads);
+        for (int k = k0; k < k1; k++) {
             p->fn(p->ctx, k);
             finish_task(p, ntasks);
         }

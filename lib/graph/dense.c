@@ -40,55 +40,147 @@ nn_status nn_dense_backward(nn_graph *g, int i, plan *p, const float *x, float *
  * touches only output columns (or weight rows) c0..c1-1, so disjoint
  * ranges run on different threads at once, and a range's result does not
  * depend on which thread computes it. */
-/* Few rows: one dot product per output, which reads each weight row once
- * and skips sgemm's packing (what one-image latency is made of). */
+/* Few rows: dot products, which read each weight row once for all rows
+ * and skip sgemm's packing (what one-image latency is made of). */
 enum { GEMV_ROWS = 4 };
 
-/* Eight outputs at a time: eight independent sums keep the FMA units busy
- * where one sum would wait on its own latency. */
-NN_TARGET_CLONES
-static void dense_rows_dot(const float *restrict x, const float *restrict w,
-                           const float *restrict b, float *restrict y, int64_t n, int64_t in,
-                           int64_t out, int64_t c0, int64_t c1)
+/* The portable version: eight outputs at a time, so eight independent
+ * sums keep the FMA units busy where one would wait on its own latency. */
+static void dense_rows_dot_c(const float *restrict x, const float *restrict w,
+                             const float *restrict b, float *restrict y, int64_t n, int64_t in,
+                             int64_t out, int64_t c0, int64_t c1)
 {
     for (int64_t r = 0; r < n; r++) {
         const float *xr = x + r * in;
         int64_t c = c0;
         for (; c + 8 <= c1; c += 8) {
             const float *w0 = w + c * in;
-            float s0 = 0.0f, s1 = 0.0f, s2 = 0.0f, s3 = 0.0f, s4 = 0.0f, s5 = 0.0f, s6 = 0.0f,
-                  s7 = 0.0f;
-#pragma omp simd reduction(+ : s0, s1, s2, s3, s4, s5, s6, s7)
-            for (int64_t k = 0; k < in; k++) {
-                float xk = xr[k];
-                s0 += xk * w0[k];
-                s1 += xk * w0[in + k];
-                s2 += xk * w0[2 * in + k];
-                s3 += xk * w0[3 * in + k];
-                s4 += xk * w0[4 * in + k];
-                s5 += xk * w0[5 * in + k];
-                s6 += xk * w0[6 * in + k];
-                s7 += xk * w0[7 * in + k];
-            }
-            float *yr = y + r * out + c;
-            yr[0] = s0 + b[c];
-            yr[1] = s1 + b[c + 1];
-            yr[2] = s2 + b[c + 2];
-            yr[3] = s3 + b[c + 3];
-            yr[4] = s4 + b[c + 4];
-            yr[5] = s5 + b[c + 5];
-            yr[6] = s6 + b[c + 6];
-            yr[7] = s7 + b[c + 7];
+            float s[8] = {0};
+            for (int64_t k = 0; k < in; k++)
+                for (int j = 0; j < 8; j++)
+                    s[j] += xr[k] * w0[j * in + k];
+            for (int j = 0; j < 8; j++)
+                y[r * out + c + j] = s[j] + b[c + j];
         }
         for (; c < c1; c++) {
             const float *wc = w + c * in;
             float s = 0.0f;
-#pragma omp simd reduction(+ : s)
             for (int64_t k = 0; k < in; k++)
                 s += xr[k] * wc[k];
             y[r * out + c] = s + b[c];
         }
     }
+}
+
+#if defined(__GNUC__) && defined(__x86_64__)
+#include <immintrin.h>
+#define NN_DOT_AVX512 1
+
+/* R rows of x against O weight rows: R*O vector sums (R*O <= 16 fills the
+ * register file), 16 inputs per step, so each loaded weight vector serves
+ * all R rows; the last partial step is masked. Inlined with constant R, O. */
+__attribute__((target("avx512f,fma"), always_inline)) static inline void
+dot_block(const float *x, const float *w, const float *b, float *y, int64_t in, int64_t out,
+          int R, int O)
+{
+    __m512 acc[16];
+    for (int j = 0; j < R * O; j++)
+        acc[j] = _mm512_setzero_ps();
+    int64_t k = 0;
+    for (; k + 16 <= in; k += 16) {
+        __m512 xv[4];
+        for (int r = 0; r < R; r++)
+            xv[r] = _mm512_loadu_ps(x + r * in + k);
+        for (int o = 0; o < O; o++) {
+            __m512 wv = _mm512_loadu_ps(w + o * in + k);
+            for (int r = 0; r < R; r++)
+                acc[r * O + o] = _mm512_fmadd_ps(xv[r], wv, acc[r * O + o]);
+        }
+    }
+    if (k < in) {
+        __mmask16 m = (__mmask16)((1u << (in - k)) - 1u);
+        __m512 xv[4];
+        for (int r = 0; r < R; r++)
+            xv[r] = _mm512_maskz_loadu_ps(m, x + r * in + k);
+        for (int o = 0; o < O; o++) {
+            __m512 wv = _mm512_maskz_loadu_ps(m, w + o * in + k);
+            for (int r = 0; r < R; r++)
+                acc[r * O + o] = _mm512_fmadd_ps(xv[r], wv, acc[r * O + o]);
+        }
+    }
+    for (int r = 0; r < R; r++)
+        for (int o = 0; o < O; o++)
+            y[r * out + o] = _mm512_reduce_add_ps(acc[r * O + o]) + b[o];
+}
+
+/* Outputs c0..c1-1 of R rows: O = 16 / R at a time, then one at a time. */
+#define DOT_ROWS(R)                                                                         \
+    __attribute__((target("avx512f,fma"))) static void dot_rows_##R(                       \
+        const float *x, const float *w, const float *b, float *y, int64_t in, int64_t out, \
+        int64_t c0, int64_t c1)                                                             \
+    {                                                                                       \
+        int64_t c = c0;                                                                     \
+        for (; c + 16 / (R) <= c1; c += 16 / (R))                                           \
+            dot_block(x, w + c * in, b + c, y + c, in, out, (R), 16 / (R));                \
+        for (; c < c1; c++)                                                                 \
+            dot_block(x, w + c * in, b + c, y + c, in, out, (R), 1);                       \
+    }
+DOT_ROWS(2)
+DOT_ROWS(4)
+#undef DOT_ROWS
+
+/* One row of x: weight rows one after another, so the reads form one
+ * sequential stream (measured here ~20 % more L2 bandwidth than 16
+ * interleaved rows), four sums per row to cover the FMA latency. */
+__attribute__((target("avx512f,fma"))) static void dot_rows_1(const float *x, const float *w,
+                                                               const float *b, float *y,
+                                                               int64_t in, int64_t out,
+                                                               int64_t c0, int64_t c1)
+{
+    (void)out;
+    const int64_t k16 = in & ~(int64_t)15;
+    const __mmask16 m = (__mmask16)((1u << (in & 15)) - 1u);
+    for (int64_t c = c0; c < c1; c++) {
+        const float *wc = w + c * in;
+        __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+        int64_t k = 0;
+        for (; k + 64 <= k16; k += 64) {
+            a0 = _mm512_fmadd_ps(_mm512_loadu_ps(x + k), _mm512_loadu_ps(wc + k), a0);
+            a1 = _mm512_fmadd_ps(_mm512_loadu_ps(x + k + 16), _mm512_loadu_ps(wc + k + 16), a1);
+            a2 = _mm512_fmadd_ps(_mm512_loadu_ps(x + k + 32), _mm512_loadu_ps(wc + k + 32), a2);
+            a3 = _mm512_fmadd_ps(_mm512_loadu_ps(x + k + 48), _mm512_loadu_ps(wc + k + 48), a3);
+        }
+        for (; k < k16; k += 16)
+            a0 = _mm512_fmadd_ps(_mm512_loadu_ps(x + k), _mm512_loadu_ps(wc + k), a0);
+        if (m)
+            a1 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, x + k), _mm512_maskz_loadu_ps(m, wc + k),
+                                 a1);
+        y[c] = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3))) +
+               b[c];
+    }
+}
+#endif
+
+static void dense_rows_dot(const float *restrict x, const float *restrict w,
+                           const float *restrict b, float *restrict y, int64_t n, int64_t in,
+                           int64_t out, int64_t c0, int64_t c1)
+{
+#ifdef NN_DOT_AVX512
+    static int avx512 = -1;
+    if (avx512 < 0)
+        avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("fma");
+    if (avx512) {
+        int64_t r = 0;
+        for (; r + 4 <= n; r += 4)
+            dot_rows_4(x + r * in, w, b, y + r * out, in, out, c0, c1);
+        for (; r + 2 <= n; r += 2)
+            dot_rows_2(x + r * in, w, b, y + r * out, in, out, c0, c1);
+        for (; r < n; r++)
+            dot_rows_1(x + r * in, w, b, y + r * out, in, out, c0, c1);
+        return;
+    }
+#endif
+    dense_rows_dot_c(x, w, b, y, n, in, out, c0, c1);
 }
 
 nn_status nn_dense_forward_cols(nn_graph *g, int i, plan *p, const float *x, int64_t c0,
