@@ -32,26 +32,62 @@ nn_status nn_activation_backward(nn_graph *g, int i, plan *p, const float *x, co
  * executor: y = x > 0 ? x : alpha x (x and y may be the same buffer), and
  * dx = dy * (y > 0 ? 1 : alpha), from the output as oneDNN's
  * relu_use_dst_for_bwd does. */
+/* The products a * v are taken whether or not they are used: a select
+ * between two computed values vectorises, where a multiplication under a
+ * branch may not (it could trap) and the branch mispredicts on signs that
+ * are close to random. */
+NN_TARGET_CLONES
+static void leaky_in_place(float a, int64_t n, int64_t ld, float *y, int64_t c0, int64_t c1)
+{
+    for (int64_t r = 0; r < n; r++) {
+        float *yr = y + r * ld;
+        for (int64_t c = c0; c < c1; c++) {
+            float v = yr[c], s = a * v;
+            yr[c] = v > 0.0f ? v : s;
+        }
+    }
+}
+
+NN_TARGET_CLONES
+static void leaky_copy(float a, int64_t n, int64_t ld, const float *restrict x,
+                       float *restrict y, int64_t c0, int64_t c1)
+{
+    for (int64_t r = 0; r < n; r++) {
+        const float *xr = x + r * ld;
+        float *yr = y + r * ld;
+        for (int64_t c = c0; c < c1; c++) {
+            float v = xr[c], s = a * v;
+            yr[c] = v > 0.0f ? v : s;
+        }
+    }
+}
+
 void nn_relu_forward_cols(const layer *l, int64_t n, const float *x, float *y, int64_t c0,
                           int64_t c1)
 {
-    const float a = l->alpha;
+    if (x == y)
+        leaky_in_place(l->alpha, n, l->out, y, c0, c1);
+    else
+        leaky_copy(l->alpha, n, l->out, x, y, c0, c1);
+}
+
+/* dx, dy and y are three different buffers. */
+NN_TARGET_CLONES
+static void leaky_backward(float a, int64_t n, int64_t ld, const float *restrict y,
+                           const float *restrict dy, float *restrict dx, int64_t c0, int64_t c1)
+{
     for (int64_t r = 0; r < n; r++) {
-        const float *xr = x + r * l->out;
-        float *yr = y + r * l->out;
-        for (int64_t c = c0; c < c1; c++)
-            yr[c] = xr[c] > 0.0f ? xr[c] : a * xr[c];
+        const float *yr = y + r * ld, *dyr = dy + r * ld;
+        float *dxr = dx + r * ld;
+        for (int64_t c = c0; c < c1; c++) {
+            float g = dyr[c], s = a * g;
+            dxr[c] = yr[c] > 0.0f ? g : s;
+        }
     }
 }
 
 void nn_relu_backward_cols(const layer *l, int64_t n, const float *y, const float *dy, float *dx,
                            int64_t c0, int64_t c1)
 {
-    const float a = l->alpha;
-    for (int64_t r = 0; r < n; r++) {
-        const float *yr = y + r * l->out, *dyr = dy + r * l->out;
-        float *dxr = dx + r * l->out;
-        for (int64_t c = c0; c < c1; c++)
-            dxr[c] = yr[c] > 0.0f ? dyr[c] : a * dyr[c];
-    }
+    leaky_backward(l->alpha, n, l->out, y, dy, dx, c0, c1);
 }
