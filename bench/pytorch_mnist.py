@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """The peer of bench_train: the reference recipe in PyTorch, measured the same way.
 
-784 -> 512 ReLU -> 10, CrossEntropyLoss, Adam(lr=1e-3, eps=1e-7), batch 32,
+784 -> 512 ReLU -> 10, CrossEntropyLoss, Adam(lr=1e-3, eps=1e-7 unless --adam-eps), batch 32,
 Fashion-MNIST read from the IDX .gz files with gzip + numpy (no torchvision),
 pixels / 255, shuffled every epoch. Weights are Glorot-uniform and biases zero,
 as libnn initialises them, so test accuracies are comparable.
@@ -111,6 +111,11 @@ def main():
                     help="time only this share of each epoch's steps, scaled up (default 1)")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--data", default=DEFAULT_DATA)
+    ap.add_argument("--adam-eps", type=float, default=1e-7,
+                    help="Adam's epsilon (default 1e-7, as libnn; PyTorch's own default is 1e-8)")
+    ap.add_argument("--init", choices=("glorot", "torch"), default="glorot",
+                    help="glorot: Glorot-uniform weights, zero biases, as libnn (default); "
+                         "torch: nn.Linear's own initialisation")
     ap.add_argument("--json", action="store_true", help="print one JSON line")
     ap.add_argument("--ftz", action="store_true",
                     help="torch.set_flush_denormal(True): flush subnormals to zero (experiment)")
@@ -134,11 +139,11 @@ def main():
     model = torch.nn.Sequential(
         torch.nn.Linear(IN, HIDDEN), torch.nn.ReLU(), torch.nn.Linear(HIDDEN, CLASSES))
     for m in model:
-        if isinstance(m, torch.nn.Linear):
+        if isinstance(m, torch.nn.Linear) and o.init == "glorot":
             torch.nn.init.xavier_uniform_(m.weight)
             torch.nn.init.zeros_(m.bias)
     lossf = torch.nn.CrossEntropyLoss()
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3, eps=1e-7)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3, eps=o.adam_eps)
 
     batch = min(o.batch, ntr)
     steps = (ntr + batch - 1) // batch
@@ -205,7 +210,7 @@ def main():
         print(json.dumps({
             "impl": "pytorch", "torch": torch.__version__, "threads": torch.get_num_threads(),
             "batch": batch, "epochs": o.epochs, "fraction": round(timed_steps / steps, 4),
-            "ftz": int(o.ftz),
+            "ftz": int(o.ftz), "adam_eps": o.adam_eps, "init": o.init, "seed": o.seed,
             "epoch_s": [round(t, 4) for t in epoch_s], "epoch_median_s": round(med, 4),
             "epoch_min_s": round(min(epoch_s), 4),
             "samples_per_s": round(ntr / med, 1), "gflops": round(gflops, 2),
