@@ -252,6 +252,24 @@ START_TEST(reference_and_finite_differences)
 }
 END_TEST
 
+/* Shapes the small-batch kernels tile: 4x4 blocks over whole, partial and
+ * masked 16-float steps (83 inputs), a hidden layer of two full 64-column
+ * chunks and a 2-column one (130), batch rows in 4-row blocks and left
+ * over (32, 37), and past the kernels' limit, where sgemm takes over (129). */
+START_TEST(kernel_shapes_match_reference)
+{
+    static const int ns[] = {32, 37, 129};
+    spec sp[] = {{REF_DENSE, 130, 0}, {REF_RELU, 0, 0}, {REF_DENSE, 7, 0}, {REF_SOFTMAX_CE, 0, 0}};
+    for (int k = 0; k < 3; k++) {
+        net t;
+        net_build(&t, 83, sp, 4);
+        net_randomize(&t, 0.3);
+        check_net(&t, ns[k], 0);
+        net_free(&t);
+    }
+}
+END_TEST
+
 /* Deeper chains: activations not preceded by a dense layer (unfused),
  * dropout, an activation first. */
 START_TEST(deeper_chains)
@@ -775,6 +793,7 @@ Suite *make_suite(void)
     TCase *tc = tcase_create("graph");
     tcase_set_timeout(tc, 120);
     tcase_add_loop_test(tc, reference_and_finite_differences, 0, 10);
+    tcase_add_test(tc, kernel_shapes_match_reference);
     tcase_add_test(tc, deeper_chains);
     tcase_add_loop_test(tc, inference_forward_matches_reference, 0,
                         N_INFER_ROWS * (int)(sizeof infer_in / sizeof infer_in[0]));

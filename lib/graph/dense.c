@@ -4,6 +4,7 @@
 #include <math.h>
 
 #include "graph_impl.h"
+#include "kernels.h"
 
 nn_status nn_dense_plan(nn_graph *g, int i, plan *p)
 {
@@ -34,6 +35,12 @@ nn_status nn_dense_backward(nn_graph *g, int i, plan *p, const float *x, float *
     if (s == NN_OK && dx)
         s = nn_bk_dense_backward_data(lp->dense, lp->dy, g->values + l->w_off, dx);
     return s;
+}
+
+/* Small batches skip sgemm's packing (kernels.c) where the CPU allows. */
+static int small_batch(const plan *p)
+{
+    return p->n <= NN_KERNEL_MAX_N && nn_kernels_available();
 }
 
 /* Column-range versions for the threaded executor (parallel.c): each call
@@ -193,8 +200,13 @@ nn_status nn_dense_forward_cols(nn_graph *g, int i, plan *p, const float *x, int
         dense_rows_dot(x, g->values + l->w_off, b, y, p->n, l->in, l->out, c0, c1);
         return NN_OK;
     }
-    nn_status s = nn_bk_sgemm('N', 'T', p->n, c1 - c0, l->in, x, l->in,
-                              g->values + l->w_off + c0 * l->in, l->in, y + c0, l->out);
+    nn_status s = NN_OK;
+    if (small_batch(p))
+        nn_kernel_nt(p->n, c1 - c0, l->in, x, l->in, g->values + l->w_off + c0 * l->in, l->in,
+                     y + c0, l->out);
+    else
+        s = nn_bk_sgemm('N', 'T', p->n, c1 - c0, l->in, x, l->in,
+                        g->values + l->w_off + c0 * l->in, l->in, y + c0, l->out);
     for (int64_t r = 0; r < p->n; r++) {
         float *yr = y + r * l->out;
         for (int64_t c = c0; c < c1; c++)
@@ -226,6 +238,8 @@ nn_status nn_dense_backward_weights_rows(nn_graph *g, int i, plan *p, const floa
     const layer *l = &g->layers[i];
     const float *dy = p->lp[i].dy;
     float *db = g->grads + l->b_off;
+    /* sgemm: at K = batch its packing is cheap, and it measured faster here
+     * than the kernels' 4x64 blocks */
     nn_status s = nn_bk_sgemm('T', 'N', c1 - c0, l->in, p->n, dy + c0, l->out, x, l->in,
                               g->grads + l->w_off + c0 * l->in, l->in);
     for (int64_t c = c0; c < c1; c++)
@@ -242,6 +256,11 @@ nn_status nn_dense_backward_data_cols(nn_graph *g, int i, plan *p, float *dx, in
                                       int64_t c1)
 {
     const layer *l = &g->layers[i];
+    if (small_batch(p)) {
+        nn_kernel_nn(p->n, c1 - c0, l->out, p->lp[i].dy, l->out, 1, g->values + l->w_off + c0,
+                     l->in, dx + c0, l->in);
+        return NN_OK;
+    }
     return nn_bk_sgemm('N', 'N', p->n, c1 - c0, l->out, p->lp[i].dy, l->out,
                        g->values + l->w_off + c0, l->in, dx + c0, l->in);
 }
