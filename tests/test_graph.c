@@ -380,6 +380,58 @@ START_TEST(headless_graph_forward)
 }
 END_TEST
 
+/* Activations over their whole range, through a graph that starts with
+ * the activation (so the input passes straight to it): 0, tiny, moderate
+ * and huge values of both signs, the infinities and NaN, against double
+ * precision. Forward only; the backward is checked against finite
+ * differences above. 37 values: two full vectors and a ragged tail. */
+static double act_ref(int a, double x)
+{
+    switch (a) {
+    case NN_ACT_SIGMOID: return 1.0 / (1.0 + exp(-x));
+    case NN_ACT_TANH: return tanh(x);
+    case NN_ACT_GELU: return 0.5 * x * (1.0 + erf(x / sqrt(2.0)));
+    default: return x > 0 ? x : 0.0;
+    }
+}
+
+START_TEST(activations_over_their_range)
+{
+    static const float pts[] = {0.0f, -0.0f, 1e-30f, -1e-30f, 1e-8f, -1e-8f, 1e-3f, -1e-3f,
+                                0.05f, -0.05f, 0.2999f, -0.2999f, 0.3f, -0.3f, 0.7f, -0.7f,
+                                1.0f, -1.0f, 2.5f, -2.5f, 5.0f, -5.0f, 9.0f, -9.0f, 15.0f,
+                                -15.0f, 40.0f, -40.0f, 88.0f, -88.0f, 120.0f, -120.0f, 1e30f,
+                                -1e30f, INFINITY, -INFINITY, NAN};
+    const int n = (int)(sizeof pts / sizeof pts[0]);
+    const int act = NN_ACT_SIGMOID + _i; /* sigmoid, tanh, GELU */
+    nn_graph *g;
+    nn_tensor *x, *y;
+    ck_assert_int_eq(nn_graph_create(&g, n), NN_OK);
+    ck_assert_int_eq(nn_graph_add_activation(g, (nn_activation)act), NN_OK);
+    ck_assert_int_eq(nn_tensor_create(&x, 2, (int64_t[]){1, n}), NN_OK);
+    ck_assert_int_eq(nn_tensor_create(&y, 2, (int64_t[]){1, n}), NN_OK);
+    ck_assert_int_eq(nn_tensor_copy_from(x, pts, (size_t)n), NN_OK);
+    ck_assert_int_eq(nn_graph_forward(g, x, y), NN_OK);
+    for (int k = 0; k < n; k++) {
+        double want = act_ref(act, pts[k]), got = nn_tensor_data(y)[k];
+        if (isnan(want)) {
+            ck_assert_msg(isnan(got), "act %d at %g: %g, want NaN", act, (double)pts[k], got);
+            continue;
+        }
+        /* float rounding of the result, plus 2e-7 absolute (erf's bound) */
+        double tol = 4e-7 * fabs(want) + 2e-7 * (act == NN_ACT_GELU ? fabs(pts[k]) : 0.0) + 1e-37;
+        if (isinf(want))
+            ck_assert_msg(got == want, "act %d at %g: %g, want %g", act, (double)pts[k], got, want);
+        else
+            ck_assert_msg(fabs(got - want) <= tol, "act %d at %g: %.9g, want %.9g (tol %g)", act,
+                          (double)pts[k], got, want, tol);
+    }
+    nn_tensor_destroy(x);
+    nn_tensor_destroy(y);
+    nn_graph_destroy(g);
+}
+END_TEST
+
 START_TEST(large_logits_stay_finite)
 {
     nn_graph *g;
@@ -798,6 +850,7 @@ Suite *make_suite(void)
     tcase_add_loop_test(tc, inference_forward_matches_reference, 0,
                         N_INFER_ROWS * (int)(sizeof infer_in / sizeof infer_in[0]));
     tcase_add_test(tc, headless_graph_forward);
+    tcase_add_loop_test(tc, activations_over_their_range, 0, 3);
     tcase_add_test(tc, large_logits_stay_finite);
     tcase_add_test(tc, smoothed_targets_match_reference);
     tcase_add_test(tc, dropout_statistics);

@@ -62,8 +62,8 @@ static void leaky_copy(float a, int64_t n, int64_t ld, const float *restrict x,
     }
 }
 
-void nn_relu_forward_cols(const layer *l, int64_t n, const float *x, float *y, int64_t c0,
-                          int64_t c1)
+static void relu_forward_cols(const layer *l, int64_t n, const float *x, float *y, int64_t c0,
+                              int64_t c1)
 {
     if (x == y)
         leaky_in_place(l->alpha, n, l->out, y, c0, c1);
@@ -86,8 +86,26 @@ static void leaky_backward(float a, int64_t n, int64_t ld, const float *restrict
     }
 }
 
-void nn_relu_backward_cols(const layer *l, int64_t n, const float *y, const float *dy, float *dx,
-                           int64_t c0, int64_t c1)
+static void relu_backward_cols(const layer *l, int64_t n, const float *y, const float *dy,
+                               float *dx, int64_t c0, int64_t c1)
 {
     leaky_backward(l->alpha, n, l->out, y, dy, dx, c0, c1);
+}
+
+void nn_act_forward_cols(const layer *l, int64_t n, const float *x, float *y, int64_t c0,
+                         int64_t c1)
+{
+    if (l->alg == NN_BK_RELU)
+        relu_forward_cols(l, n, x, y, c0, c1);
+    else
+        nn_eltwise_forward_cols(l, n, x, y, c0, c1);
+}
+
+void nn_act_backward_cols(const layer *l, int64_t n, const float *x, const float *y,
+                          const float *dy, float *dx, int64_t c0, int64_t c1)
+{
+    if (l->alg == NN_BK_RELU)
+        relu_backward_cols(l, n, y, dy, dx, c0, c1);
+    else
+        nn_eltwise_backward_cols(l, n, x, y, dy, dx, c0, c1);
 }

@@ -137,10 +137,18 @@ nn_status nn_dense_backward_weights_rows(nn_graph *g, int i, plan *p, const floa
                                          int64_t c0, int64_t c1);
 nn_status nn_dense_backward_data_cols(nn_graph *g, int i, plan *p, float *dx, int64_t c0,
                                       int64_t c1);
-void nn_relu_forward_cols(const layer *l, int64_t n, const float *x, float *y, int64_t c0,
-                          int64_t c1);
-void nn_relu_backward_cols(const layer *l, int64_t n, const float *y, const float *dy, float *dx,
-                           int64_t c0, int64_t c1);
+/* Activations on columns c0..c1-1 of [n, out] rows (threaded executor):
+ * y from x (the same buffer when the layer works in place); dx from dy and
+ * the layer's output y, or its input x for GELU. activation.c for ReLU,
+ * eltwise_cols.c for the rest. */
+void nn_act_forward_cols(const layer *l, int64_t n, const float *x, float *y, int64_t c0,
+                         int64_t c1);
+void nn_act_backward_cols(const layer *l, int64_t n, const float *x, const float *y,
+                          const float *dy, float *dx, int64_t c0, int64_t c1);
+void nn_eltwise_forward_cols(const layer *l, int64_t n, const float *x, float *y, int64_t c0,
+                             int64_t c1);
+void nn_eltwise_backward_cols(const layer *l, int64_t n, const float *x, const float *y,
+                              const float *dy, float *dx, int64_t c0, int64_t c1);
 
 /* The threaded executor (parallel.c). */
 int nn_parallel_eligible(const nn_graph *g);

@@ -1,5 +1,5 @@
-/* The threaded executor for chains of dense, ReLU / leaky ReLU and dropout
- * layers (the common MLP), on libnn's own thread pool.
+/* The threaded executor for chains of dense, activation and dropout layers
+ * (every graph libnn builds today), on libnn's own thread pool.
  *
  * Every dense layer's output columns are cut into fixed chunks of CHUNK;
  * a task computes one chunk: its matrix product (oneDNN sgemm, one thread)
@@ -38,8 +38,14 @@ enum { T_FWD, T_GRAD_LAST, T_CHAIN, T_UPDATE, T_ROWS };
 int nn_parallel_eligible(const nn_graph *g)
 {
     for (int i = 0; i < g->nlayers; i++)
-        if (g->layers[i].kind == LAYER_ACTIVATION && g->layers[i].alg != NN_BK_RELU)
-            return 0;
+        switch (g->layers[i].kind) {
+        case LAYER_DENSE:
+        case LAYER_ACTIVATION:
+        case LAYER_DROPOUT:
+        case LAYER_SOFTMAX_CE:
+        case LAYER_MSE: break;
+        default: return 0;
+        }
     return 1;
 }
 
@@ -173,8 +179,8 @@ static void chain_forward(run_ctx *r, int first, int last, int64_t c0, int64_t c
         const layer *l = &g->layers[e];
         const float *in = nn_layer_out(g, p, l->input, r->x);
         if (l->kind == LAYER_ACTIVATION)
-            nn_relu_forward_cols(l, p->n, in, p->lp[e].y ? p->lp[e].y : (float *)(uintptr_t)in,
-                                 c0, c1);
+            nn_act_forward_cols(l, p->n, in, p->lp[e].y ? p->lp[e].y : (float *)(uintptr_t)in,
+                                c0, c1);
         else if (l->kind == LAYER_DROPOUT && p->training)
             nn_dropout_forward_cols(l, &p->lp[e], p->n, in, c0, c1);
     }
@@ -190,7 +196,8 @@ static void chain_backward(run_ctx *r, int first, int last, int64_t c0, int64_t 
         const layer *l = &g->layers[e];
         float *dx = p->lp[l->input].dy;
         if (l->kind == LAYER_ACTIVATION)
-            nn_relu_backward_cols(l, p->n, nn_layer_out(g, p, e, p->x), p->lp[e].dy, dx, c0, c1);
+            nn_act_backward_cols(l, p->n, nn_layer_out(g, p, l->input, p->x),
+                                 nn_layer_out(g, p, e, p->x), p->lp[e].dy, dx, c0, c1);
         else
             nn_dropout_backward_cols(l, &p->lp[e], p->n, dx, c0, c1);
     }
@@ -220,9 +227,9 @@ static void rows_forward(run_ctx *r, int first, int64_t r0, int64_t r1)
         if (l->kind == LAYER_DENSE)
             record(r, nn_dense_forward_rows(g, e, p, in, r0, r1));
         else if (l->kind == LAYER_ACTIVATION)
-            nn_relu_forward_cols(l, r1 - r0, in + r0 * l->out,
-                                 (p->lp[e].y ? p->lp[e].y : (float *)(uintptr_t)in) + r0 * l->out,
-                                 0, l->out);
+            nn_act_forward_cols(l, r1 - r0, in + r0 * l->out,
+                                (p->lp[e].y ? p->lp[e].y : (float *)(uintptr_t)in) + r0 * l->out,
+                                0, l->out);
     }
 }
 
