@@ -173,10 +173,7 @@ static void dense_rows_dot(const float *restrict x, const float *restrict w,
                            int64_t out, int64_t c0, int64_t c1)
 {
 #ifdef NN_DOT_AVX512
-    static int avx512 = -1;
-    if (avx512 < 0)
-        avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("fma");
-    if (avx512) {
+    if (nn_kernels_available()) {
         int64_t r = 0;
         for (; r + 4 <= n; r += 4)
             dot_rows_4(x + r * in, w, b, y + r * out, in, out, c0, c1);

@@ -12,6 +12,7 @@
 #include <math.h>
 
 #include "graph_impl.h"
+#include "kernels.h"
 
 #define INV_SQRT2 0.70710678118654752f
 #define INV_SQRT_2PI 0.39894228040143268f
@@ -55,14 +56,6 @@ static void bwd_scalar(nn_bk_eltwise_alg alg, const float *x, const float *y, co
 #include <immintrin.h>
 #define AVX512 __attribute__((target("avx512f,fma")))
 #define HAVE_VECTOR 1
-
-static int vector_ok(void)
-{
-    static int have = -1;
-    if (have < 0)
-        have = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("fma");
-    return have;
-}
 
 /* e^x. Inputs are clamped to [-200, 200] (max/min keep NaN: they return
  * their second operand when one is NaN), where the result is already 0 or
@@ -200,7 +193,7 @@ void nn_eltwise_forward_cols(const layer *l, int64_t n, const float *x, float *y
         const float *xr = x + r * l->out + c0;
         float *yr = y + r * l->out + c0;
 #ifdef HAVE_VECTOR
-        if (vector_ok()) {
+        if (nn_kernels_available()) {
             fwd_vector(l->alg, xr, yr, c1 - c0);
             continue;
         }
@@ -215,7 +208,7 @@ void nn_eltwise_backward_cols(const layer *l, int64_t n, const float *x, const f
     for (int64_t r = 0; r < n; r++) {
         int64_t o = r * l->out + c0;
 #ifdef HAVE_VECTOR
-        if (vector_ok()) {
+        if (nn_kernels_available()) {
             bwd_vector(l->alg, x + o, y + o, dy + o, dx + o, c1 - c0);
             continue;
         }

@@ -13,15 +13,21 @@
 
 #if defined(__GNUC__) && defined(__x86_64__)
 #include <immintrin.h>
+#include <stdatomic.h>
 
 #define AVX512 __attribute__((target("avx512f,fma")))
 
+/* Asked from every pool thread: an atomic, so that the first callers'
+ * racing to fill it in (with the same answer) are not a data race. */
 int nn_kernels_available(void)
 {
-    static int have = -1;
-    if (have < 0)
-        have = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("fma");
-    return have;
+    static atomic_int have = -1;
+    int h = atomic_load_explicit(&have, memory_order_relaxed);
+    if (h < 0) {
+        h = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("fma");
+        atomic_store_explicit(&have, h, memory_order_relaxed);
+    }
+    return h;
 }
 
 /* ---- C[M,N] = A[M,K] B[N,K]^T: both operands run along K ---- */

@@ -8,8 +8,9 @@
  * ones use sgemm, whose packing then pays for itself. */
 #define NN_KERNEL_MAX_N 128
 
-/* Whether this CPU runs the kernels (AVX-512 with FMA); when it does not,
- * the callers use sgemm and must not call them. */
+/* Whether this CPU runs AVX-512 with FMA: the kernels here and the other
+ * AVX-512 loops of the graph code (dense.c, eltwise_cols.c). When it does
+ * not, the callers use sgemm or portable loops and must not call them. */
 int nn_kernels_available(void);
 
 /* C[m, n] = A[m, k] B[n, k]^T, rows of A and of B contiguous along k. */
