@@ -291,18 +291,41 @@ static nn_status pool_ready(nn_graph *g)
     return nn_pool_create(&g->pool, want);
 }
 
-nn_status nn_graph_run_tasks(nn_graph *g, int ntasks, void (*fn)(void *ctx, int task),
-                             void *ctx)
+/* What every run on the pool wraps around its work: the pool at the
+ * current thread count, oneDNN single-threaded on the calling thread (its
+ * sgemm runs inside tasks) and subnormals flushed; pool_leave restores the
+ * caller's settings. */
+typedef struct pool_mode {
+    int omp_threads;
+    unsigned fp;
+} pool_mode;
+
+static nn_status pool_enter(nn_graph *g, pool_mode *m)
 {
     nn_status s = pool_ready(g);
     if (s != NN_OK)
         return s;
-    int saved = omp_get_max_threads();
+    m->omp_threads = omp_get_max_threads();
     omp_set_num_threads(1);
-    unsigned fp = nn_fpmode_enter();
+    m->fp = nn_fpmode_enter();
+    return NN_OK;
+}
+
+static void pool_leave(pool_mode m)
+{
+    nn_fpmode_leave(m.fp);
+    omp_set_num_threads(m.omp_threads);
+}
+
+nn_status nn_graph_run_tasks(nn_graph *g, int ntasks, void (*fn)(void *ctx, int task),
+                             void *ctx)
+{
+    pool_mode m;
+    nn_status s = pool_enter(g, &m);
+    if (s != NN_OK)
+        return s;
     nn_pool_run(g->pool, ntasks, fn, ctx, 1);
-    nn_fpmode_leave(fp);
-    omp_set_num_threads(saved);
+    pool_leave(m);
     return NN_OK;
 }
 
@@ -321,12 +344,10 @@ static nn_status run_phases(run_ctx *r, int first, int count, int dynamic)
 
 nn_status nn_parallel_forward(nn_graph *g, plan *p, const float *x, float *loss)
 {
-    nn_status s = pool_ready(g);
+    pool_mode m;
+    nn_status s = pool_enter(g, &m);
     if (s != NN_OK)
         return s;
-    int saved = omp_get_max_threads();
-    omp_set_num_threads(1);
-    unsigned fp = nn_fpmode_enter();
     run_ctx r = {.g = g, .p = p, .x = x};
     atomic_init(&r.status, NN_OK);
     if (p->training)
@@ -353,19 +374,18 @@ nn_status nn_parallel_forward(nn_graph *g, plan *p, const float *x, float *loss)
         if (loss)
             *loss = v;
     }
-    nn_fpmode_leave(fp);
-    omp_set_num_threads(saved);
+    pool_leave(m);
     return s;
 }
 
 nn_status nn_parallel_backward(nn_graph *g, plan *p, const nn_param_hook *hook)
 {
-    nn_status s = pool_ready(g);
-    if (s != NN_OK || g->first_dense < 0)
+    if (g->first_dense < 0)
+        return NN_OK;
+    pool_mode m;
+    nn_status s = pool_enter(g, &m);
+    if (s != NN_OK)
         return s;
-    int saved = omp_get_max_threads();
-    omp_set_num_threads(1);
-    unsigned fp = nn_fpmode_enter();
     run_ctx r = {.g = g, .p = p, .x = p->x, .hook = hook};
     atomic_init(&r.status, NN_OK);
     /* the head's gradient, then back through the element-wise layers after
@@ -387,7 +407,6 @@ nn_status nn_parallel_backward(nn_graph *g, plan *p, const nn_param_hook *hook)
     if (top > last_dense)
         chain_backward(&r, last_dense + 1, top, 0, g->layers[top].out);
     s = run_phases(&r, p->nfwd, p->nbwd, 1);
-    nn_fpmode_leave(fp);
-    omp_set_num_threads(saved);
+    pool_leave(m);
     return s;
 }
