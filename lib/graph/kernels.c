@@ -54,9 +54,10 @@ AVX512 static inline __m512 reduce16(const __m512 a[16])
                          _mm512_shuffle_f32x4(s01, s23, 0xdd));
 }
 
-/* One 4x4 block of C from 4 rows of A and 4 rows of B. */
+/* One 4x4 block of C from 4 rows of A and 4 rows of B. pf, if not NULL,
+ * is a row of K floats to fetch into L1 meanwhile, a line per step. */
 AVX512 static inline void nt_block4x4(const float *a, int64_t lda, const float *b, int64_t ldb,
-                                      int64_t k, float *c, int64_t ldc)
+                                      int64_t k, float *c, int64_t ldc, const float *pf)
 {
     __m512 acc[16];
 #pragma GCC unroll 16
@@ -65,6 +66,8 @@ AVX512 static inline void nt_block4x4(const float *a, int64_t lda, const float *
     int64_t p = 0;
     for (; p + 16 <= k; p += 16) {
         __m512 av[4], bv[4];
+        if (pf)
+            _mm_prefetch((const char *)(pf + p), _MM_HINT_T0);
 #pragma GCC unroll 4
         for (int i = 0; i < 4; i++) {
             av[i] = _mm512_loadu_ps(a + i * lda + p);
@@ -119,8 +122,13 @@ AVX512 void nn_kernel_nt(int64_t m, int64_t n, int64_t k, const float *a, int64_
     /* columns outer: four rows of B (weights) stay in L1 while A's rows
      * (the batch) stream past them */
     for (int64_t j = 0; j < n4; j += 4) {
-        for (int64_t i = 0; i < m4; i += 4)
-            nt_block4x4(a + i * lda, lda, b + j * ldb, ldb, k, c + i * ldc + j, ldc);
+        /* the first four row blocks fetch the next four rows of B, one row
+         * each: the weights come from L3 (the optimizer has just streamed
+         * its state through L2), and this hides that behind the FMAs */
+        for (int64_t i = 0; i < m4; i += 4) {
+            const float *pf = j + 4 < n4 && i < 16 ? b + (j + 4 + i / 4) * ldb : NULL;
+            nt_block4x4(a + i * lda, lda, b + j * ldb, ldb, k, c + i * ldc + j, ldc, pf);
+        }
         for (int64_t i = m4; i < m; i++)
             for (int64_t jj = j; jj < j + 4; jj++)
                 c[i * ldc + jj] = nt_dot(a + i * lda, b + jj * ldb, k);
