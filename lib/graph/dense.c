@@ -136,9 +136,45 @@ DOT_ROWS(2)
 DOT_ROWS(4)
 #undef DOT_ROWS
 
-/* One row of x: weight rows one after another, so the reads form one
- * sequential stream (measured here ~20 % more L2 bandwidth than 16
- * interleaved rows), four sums per row to cover the FMA latency. */
+/* One row of x against four weight rows at a time: four short sequential
+ * streams, two sums per weight row to cover the FMA latency. From L2 this
+ * measured 6.4-6.7 us per 0.8 MB here against 7.8-10.2 us for one row
+ * after another, and 16 interleaved rows measured slower than either. */
+__attribute__((target("avx512f,fma"))) static void dot4_row(const float *x, const float *w,
+                                                           const float *b, float *y,
+                                                           int64_t in)
+{
+    const float *w0 = w, *w1 = w + in, *w2 = w + 2 * in, *w3 = w + 3 * in;
+    __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    __m512 b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+    int64_t k = 0;
+    for (; k + 32 <= in; k += 32) {
+        __m512 xa = _mm512_loadu_ps(x + k), xb = _mm512_loadu_ps(x + k + 16);
+        a0 = _mm512_fmadd_ps(xa, _mm512_loadu_ps(w0 + k), a0);
+        a1 = _mm512_fmadd_ps(xa, _mm512_loadu_ps(w1 + k), a1);
+        a2 = _mm512_fmadd_ps(xa, _mm512_loadu_ps(w2 + k), a2);
+        a3 = _mm512_fmadd_ps(xa, _mm512_loadu_ps(w3 + k), a3);
+        b0 = _mm512_fmadd_ps(xb, _mm512_loadu_ps(w0 + k + 16), b0);
+        b1 = _mm512_fmadd_ps(xb, _mm512_loadu_ps(w1 + k + 16), b1);
+        b2 = _mm512_fmadd_ps(xb, _mm512_loadu_ps(w2 + k + 16), b2);
+        b3 = _mm512_fmadd_ps(xb, _mm512_loadu_ps(w3 + k + 16), b3);
+    }
+    for (; k < in; k += 16) {
+        __mmask16 m = in - k >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (in - k)) - 1u);
+        __m512 xa = _mm512_maskz_loadu_ps(m, x + k);
+        a0 = _mm512_fmadd_ps(xa, _mm512_maskz_loadu_ps(m, w0 + k), a0);
+        a1 = _mm512_fmadd_ps(xa, _mm512_maskz_loadu_ps(m, w1 + k), a1);
+        a2 = _mm512_fmadd_ps(xa, _mm512_maskz_loadu_ps(m, w2 + k), a2);
+        a3 = _mm512_fmadd_ps(xa, _mm512_maskz_loadu_ps(m, w3 + k), a3);
+    }
+    y[0] = _mm512_reduce_add_ps(_mm512_add_ps(a0, b0)) + b[0];
+    y[1] = _mm512_reduce_add_ps(_mm512_add_ps(a1, b1)) + b[1];
+    y[2] = _mm512_reduce_add_ps(_mm512_add_ps(a2, b2)) + b[2];
+    y[3] = _mm512_reduce_add_ps(_mm512_add_ps(a3, b3)) + b[3];
+}
+
+/* One row of x: four weight rows at a time (dot4_row), then the rest one
+ * after another, four sums per row to cover the FMA latency. */
 __attribute__((target("avx512f,fma"))) static void dot_rows_1(const float *x, const float *w,
                                                                const float *b, float *y,
                                                                int64_t in, int64_t out,
@@ -147,7 +183,11 @@ __attribute__((target("avx512f,fma"))) static void dot_rows_1(const float *x, co
     (void)out;
     const int64_t k16 = in & ~(int64_t)15;
     const __mmask16 m = (__mmask16)((1u << (in & 15)) - 1u);
-    for (int64_t c = c0; c < c1; c++) {
+    int64_t c = c0;
+    for (; c + 4 <= c1; c += 4)
+        dot4_row(x, w + c * in, b + c, y + c, in);
+    /* the last few weight rows one at a time */
+    for (; c < c1; c++) {
         const float *wc = w + c * in;
         __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
         int64_t k = 0;
