@@ -6,6 +6,10 @@
 #include <string.h>
 
 #include <nn/nn.h>
+#include <pthread.h>
+#include <time.h>
+
+#include "core/pool.h"
 #include "graph/graph_impl.h" /* dropout masks and the allocation counter */
 #include "refnet.h"
 #include "test_main.h"
@@ -844,6 +848,56 @@ START_TEST(many_batch_sizes)
 }
 END_TEST
 
+/* The pool's answer to a descheduled worker (lib/core/pool.c): a run
+ * whose worker held its task for 5 ms while the caller's was instant is a
+ * stall; the next runs take place on the caller alone; 40 ms later (the
+ * first solo period is 20 ms) the worker takes part again. Static runs:
+ * task 0 is the caller's, task 1 the worker's. */
+typedef struct pool_probe {
+    pthread_t ran_on[2];
+    int sleep_task1;
+} pool_probe;
+
+static void pool_probe_task(void *ctx, int task)
+{
+    pool_probe *pp = ctx;
+    pp->ran_on[task] = pthread_self();
+    if (task == 1 && pp->sleep_task1) {
+        struct timespec d = {0, 5000000};
+        nanosleep(&d, NULL);
+    }
+}
+
+START_TEST(pool_goes_solo_after_a_stall)
+{
+    nn_pool *pool = NULL;
+    ck_assert_int_eq(nn_pool_create(&pool, 2), NN_OK);
+    pool_probe pp = {.sleep_task1 = 0};
+    nn_pool_run(pool, 2, pool_probe_task, &pp, 0);
+    ck_assert(pthread_equal(pp.ran_on[0], pthread_self()));
+    ck_assert(!pthread_equal(pp.ran_on[1], pthread_self()));
+    ck_assert_int_eq(nn_pool_stalls(pool), 0);
+
+    pp.sleep_task1 = 1;
+    nn_pool_run(pool, 2, pool_probe_task, &pp, 0);
+    ck_assert_int_eq(nn_pool_stalls(pool), 1);
+    ck_assert(!pthread_equal(pp.ran_on[1], pthread_self()));
+
+    pp.sleep_task1 = 0;
+    nn_pool_run(pool, 2, pool_probe_task, &pp, 0);
+    ck_assert_msg(pthread_equal(pp.ran_on[1], pthread_self()),
+                  "right after a stall, the caller runs every task");
+
+    struct timespec d = {0, 40000000};
+    nanosleep(&d, NULL);
+    nn_pool_run(pool, 2, pool_probe_task, &pp, 0);
+    ck_assert_msg(!pthread_equal(pp.ran_on[1], pthread_self()),
+                  "after the solo period, the worker takes part again");
+    ck_assert_int_eq(nn_pool_stalls(pool), 1);
+    nn_pool_destroy(pool);
+}
+END_TEST
+
 Suite *make_suite(void)
 {
     Suite *s = suite_create("graph");
@@ -865,6 +919,7 @@ Suite *make_suite(void)
     tcase_add_test(tc, steady_state_allocates_nothing);
     tcase_add_loop_test(tc, bitwise_deterministic, 0, 3);
     tcase_add_test(tc, many_batch_sizes);
+    tcase_add_test(tc, pool_goes_solo_after_a_stall);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -1,9 +1,19 @@
 /* The worker pool: a generation counter announces each run; idle workers
  * spin on it for a few tens of microseconds, then sleep on a condition
- * variable. The caller takes part in every run. */
+ * variable. The caller takes part in every run.
+ *
+ * Sharing the machine: when another process holds a core, the scheduler
+ * takes a worker off its core for a whole time slice (milliseconds) while
+ * the caller waits for the task it holds. A run whose caller waited more
+ * than STALL_NS after its own tasks, and more than twice as long as they
+ * took, counts as a stall: the pool then runs everything on the caller for
+ * a while (SOLO_MIN_NS, doubling on each stall that follows soon after,
+ * up to SOLO_MAX_NS) and tries its workers again. Tasks never depend on the
+ * thread that runs them, so neither do the results. */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <time.h>
 #include <omp.h>
 
 #include "core.h"
@@ -11,6 +21,11 @@
 
 /* About 50 us of polling before a thread goes to sleep. */
 enum { SPIN_ROUNDS = 4000 };
+
+#define STALL_NS 1000000LL        /* 1 ms: longer than a task, shorter than a time slice */
+#define SOLO_MIN_NS 20000000LL    /* 20 ms */
+#define SOLO_MAX_NS 640000000LL   /* 0.64 s */
+#define CALM_NS 2000000000LL      /* 2 s without a stall: back to SOLO_MIN_NS */
 
 #if defined(__SSE__) || defined(__x86_64__)
 #include <xmmintrin.h>
@@ -62,7 +77,18 @@ struct nn_pool {
     /* Stable while any task of the current run is unfinished. */
     nn_pool_fn *fn;
     void *ctx;
+    /* The caller's alone: until solo_until; the next stall's solo period;
+     * when the last stall was seen; stalls seen (for tests and benches). */
+    int64_t solo_until, solo_ns, last_stall;
+    int64_t stalls;
 };
+
+static int64_t now_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000000000LL + t.tv_nsec;
+}
 
 #define T_GEN(t) ((uint32_t)((t) >> 32))
 #define T_STATIC(t) ((int)(((t) >> 31) & 1))
@@ -149,6 +175,7 @@ nn_status nn_pool_create(nn_pool **out, int nthreads)
     if (!p)
         return nn_fail(NN_ERR_OUT_OF_MEMORY, "no memory for a thread pool");
     p->nthreads = nthreads;
+    p->solo_ns = SOLO_MIN_NS;
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->wake, NULL);
     pthread_cond_init(&p->done_cv, NULL);
@@ -196,9 +223,31 @@ int nn_pool_threads(const nn_pool *p)
     return p->nthreads;
 }
 
+int64_t nn_pool_stalls(const nn_pool *p)
+{
+    return p->stalls;
+}
+
+/* After a run: t0 its start, t1 when the caller's own tasks were done, t2
+ * when all were. */
+static void watch_stall(nn_pool *p, int64_t t0, int64_t t1, int64_t t2)
+{
+    int64_t wait = t2 - t1;
+    if (wait <= STALL_NS || wait <= 2 * (t1 - t0))
+        return;
+    p->stalls++;
+    if (t2 - p->last_stall > CALM_NS)
+        p->solo_ns = SOLO_MIN_NS;
+    p->solo_until = t2 + p->solo_ns;
+    p->last_stall = t2 + p->solo_ns;
+    if (p->solo_ns < SOLO_MAX_NS)
+        p->solo_ns *= 2;
+}
+
 void nn_pool_run(nn_pool *p, int ntasks, nn_pool_fn *fn, void *ctx, int dynamic)
 {
-    if (p->nthreads == 1 || ntasks <= 1) {
+    int64_t t0 = p->nthreads > 1 && ntasks > 1 ? now_ns() : 0;
+    if (p->nthreads == 1 || ntasks <= 1 || t0 < p->solo_until) {
         for (int t = 0; t < ntasks; t++)
             fn(ctx, t);
         return;
@@ -215,6 +264,7 @@ void nn_pool_run(nn_pool *p, int ntasks, nn_pool_fn *fn, void *ctx, int dynamic)
         pthread_mutex_unlock(&p->mu);
     }
     do_tasks(p, 0, gen);
+    int64_t t1 = now_ns();
     int spins = 0;
     while (atomic_load(&p->done) < ntasks && spins < SPIN_ROUNDS) {
         cpu_relax();
@@ -227,5 +277,6 @@ void nn_pool_run(nn_pool *p, int ntasks, nn_pool_fn *fn, void *ctx, int dynamic)
             pthread_cond_wait(&p->done_cv, &p->mu);
         atomic_store(&p->caller_sleeping, 0);
         pthread_mutex_unlock(&p->mu);
+        watch_stall(p, t0, t1, now_ns()); /* a stall always ends asleep */
     }
 }

@@ -7,6 +7,7 @@
 #ifndef NN_LIB_POOL_H
 #define NN_LIB_POOL_H
 
+#include <stdint.h>
 #include <nn/status.h>
 
 typedef struct nn_pool nn_pool;
@@ -28,8 +29,12 @@ typedef void nn_pool_fn(void *ctx, int task);
 nn_status nn_pool_create(nn_pool **out, int nthreads);
 void nn_pool_destroy(nn_pool *p);
 int nn_pool_threads(const nn_pool *p);
+/* Runs so far in which the caller waited out a descheduled worker (see
+ * pool.c); each sends the pool's work to the caller alone for a while. */
+int64_t nn_pool_stalls(const nn_pool *p);
 
-/* Runs tasks 0..ntasks-1 (at most 32767) and returns when all are done. Dynamic: each
+/* Runs tasks 0..ntasks-1 (at most 32767) and returns when all are done,
+ * on the caller alone for a while after a stall (pool.c). Dynamic: each
  * thread takes the next undone task, so a slow thread does fewer. Static:
  * task t runs on thread t % nthreads, so each thread touches the same data
  * every call (weights stay in its cache). Allocates nothing. */
