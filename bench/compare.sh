@@ -215,8 +215,14 @@ busy_run() {
     echo "  $([ "$name" = peer ] && echo PyTorch || echo libnn) with a busy process: $(jget epoch_median_s <"$tmp/$name.busy" | tail -n 1) s/epoch"
 }
 if [ $contention = 1 ]; then
-    echo "contention: 2 threads, 1 epoch, one competing busy process (sh -c 'while :; do :; done')"
-    busy_run libnn run_libnn_main
+    # libnn's busy runs are repeated like its idle ones (the machine drifts,
+    # and the target is libnn's busy/idle ratio); PyTorch's run once, as each
+    # can take minutes here
+    echo "contention: 2 threads, 1 epoch, one competing busy process (sh -c 'while :; do :; done');"
+    echo "  libnn $rounds time(s), PyTorch once"
+    for r in $(seq "$rounds"); do
+        busy_run libnn run_libnn_main
+    done
     if [ $peer = 1 ]; then busy_run peer run_peer_main; fi
 fi
 
@@ -239,8 +245,10 @@ busy_row() {
     idle=$(med "$tmp/$f.2" epoch_median_s)
     busy=$(med "$tmp/$f.busy" epoch_median_s)
     [ -n "$busy" ] || return 0
-    awk -v i="$idle" -v b="$busy" -v n="$label" \
-        'BEGIN { printf "%-36s %9.3f s busy / %.3f s idle = x%.2f\n", n, b, i, b / i }'
+    local runs
+    runs=$(grep -c . "$tmp/$f.busy")
+    awk -v i="$idle" -v b="$busy" -v n="$label" -v r="$runs" \
+        'BEGIN { printf "%-36s %9.3f s busy / %.3f s idle = x%.2f (busy: median of %d)\n", n, b, i, b / i, r }'
 }
 
 {
