@@ -77,9 +77,10 @@ struct nn_pool {
     /* Stable while any task of the current run is unfinished. */
     nn_pool_fn *fn;
     void *ctx;
-    /* The caller's alone: until solo_until; the next stall's solo period;
-     * when the last stall was seen; stalls seen (for tests and benches). */
-    int64_t solo_until, solo_ns, last_stall;
+    /* The caller runs alone until solo_until; solo_ns is the next stall's
+     * solo period; calm_from, when the last solo period ended; stalls, the
+     * stalls seen (for tests and benches). */
+    int64_t solo_until, solo_ns, calm_from;
     int64_t stalls;
 };
 
@@ -236,10 +237,9 @@ static void watch_stall(nn_pool *p, int64_t t0, int64_t t1, int64_t t2)
     if (wait <= STALL_NS || wait <= 2 * (t1 - t0))
         return;
     p->stalls++;
-    if (t2 - p->last_stall > CALM_NS)
+    if (t2 - p->calm_from > CALM_NS)
         p->solo_ns = SOLO_MIN_NS;
-    p->solo_until = t2 + p->solo_ns;
-    p->last_stall = t2 + p->solo_ns;
+    p->solo_until = p->calm_from = t2 + p->solo_ns;
     if (p->solo_ns < SOLO_MAX_NS)
         p->solo_ns *= 2;
 }
