@@ -11,6 +11,7 @@
 
 #include "core/pool.h"
 #include "graph/graph_impl.h" /* dropout masks and the allocation counter */
+#include "graph/kernels.h"    /* the instruction-set cap */
 #include "refnet.h"
 #include "test_main.h"
 
@@ -256,14 +257,29 @@ START_TEST(reference_and_finite_differences)
 }
 END_TEST
 
-/* Shapes the small-batch kernels tile: 4x4 blocks over whole, partial and
- * masked 16-float steps (83 inputs), a hidden layer of two full 64-column
- * chunks and a 2-column one (130), batch rows in 4-row blocks and left
- * over (32, 37), and past the kernels' limit, where sgemm takes over (129). */
+/* The vector code paths, best first: each test that covers them runs once
+ * per path, capped by nn_kernels_limit_isa, so a CPU with AVX-512 also
+ * checks the AVX2 and portable paths. A path the CPU lacks is skipped. */
+static const int isas[] = {NN_ISA_AVX512, NN_ISA_AVX2, NN_ISA_NONE};
+enum { N_ISAS = sizeof isas / sizeof isas[0] };
+
+static int use_isa(int isa)
+{
+    nn_kernels_limit_isa(isa);
+    return nn_kernels_isa() == isa;
+}
+
+/* Shapes the small-batch kernels tile: AVX-512's 4x4 and AVX2's 4x3 blocks
+ * over whole, partial and masked vector steps (83 inputs), a hidden layer
+ * of two full 64-column chunks and a 2-column one (130, also 3k + 1), batch
+ * rows in 4-row blocks and left over (32, 37), and past the kernels' limit,
+ * where sgemm takes over (129). */
 START_TEST(kernel_shapes_match_reference)
 {
     static const int ns[] = {32, 37, 129};
     spec sp[] = {{REF_DENSE, 130, 0}, {REF_RELU, 0, 0}, {REF_DENSE, 7, 0}, {REF_SOFTMAX_CE, 0, 0}};
+    if (!use_isa(isas[_i]))
+        return;
     for (int k = 0; k < 3; k++) {
         net t;
         net_build(&t, 83, sp, 4);
@@ -310,7 +326,9 @@ START_TEST(inference_forward_matches_reference)
     spec sp[] = {{REF_DENSE, 9, 0}, {REF_RELU, 0, 0}, {REF_DROPOUT, 0, 0.5}, {REF_DENSE, 4, 0},
                  {REF_SOFTMAX_CE, 0, 0}};
     net t;
-    const int n = infer_rows[_i % N_INFER_ROWS], in = infer_in[_i / N_INFER_ROWS];
+    const int n = infer_rows[_i % N_INFER_ROWS], in = infer_in[_i / N_INFER_ROWS % 2];
+    if (!use_isa(isas[_i / N_INFER_ROWS / 2]))
+        return;
     net_build(&t, in, sp, 5);
     net_randomize(&t, 1.0);
     float *ones = malloc((size_t)n * 9 * sizeof *ones);
@@ -911,10 +929,9 @@ Suite *make_suite(void)
     TCase *tc = tcase_create("graph");
     tcase_set_timeout(tc, 120);
     tcase_add_loop_test(tc, reference_and_finite_differences, 0, 10);
-    tcase_add_test(tc, kernel_shapes_match_reference);
+    tcase_add_loop_test(tc, kernel_shapes_match_reference, 0, N_ISAS);
     tcase_add_test(tc, deeper_chains);
-    tcase_add_loop_test(tc, inference_forward_matches_reference, 0,
-                        N_INFER_ROWS * (int)(sizeof infer_in / sizeof infer_in[0]));
+    tcase_add_loop_test(tc, inference_forward_matches_reference, 0, N_INFER_ROWS * 2 * N_ISAS);
     tcase_add_test(tc, headless_graph_forward);
     tcase_add_loop_test(tc, activations_over_their_range, 0, 3);
     tcase_add_test(tc, large_logits_stay_finite);

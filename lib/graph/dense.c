@@ -213,7 +213,7 @@ static void dense_rows_dot(const float *restrict x, const float *restrict w,
                            int64_t out, int64_t c0, int64_t c1)
 {
 #ifdef NN_DOT_AVX512
-    if (nn_kernels_available()) {
+    if (nn_kernels_isa() == NN_ISA_AVX512) {
         int64_t r = 0;
         for (; r + 4 <= n; r += 4)
             dot_rows_4(x + r * in, w, b, y + r * out, in, out, c0, c1);
@@ -224,6 +224,10 @@ static void dense_rows_dot(const float *restrict x, const float *restrict w,
         return;
     }
 #endif
+    if (nn_kernels_isa() == NN_ISA_AVX2) {
+        nn_kernel_rows_dot_avx2(x, w, b, y, n, in, out, c0, c1);
+        return;
+    }
     dense_rows_dot_c(x, w, b, y, n, in, out, c0, c1);
 }
 

@@ -193,7 +193,7 @@ void nn_eltwise_forward_cols(const layer *l, int64_t n, const float *x, float *y
         const float *xr = x + r * l->out + c0;
         float *yr = y + r * l->out + c0;
 #ifdef HAVE_VECTOR
-        if (nn_kernels_available()) {
+        if (nn_kernels_isa() == NN_ISA_AVX512) {
             fwd_vector(l->alg, xr, yr, c1 - c0);
             continue;
         }
@@ -208,7 +208,7 @@ void nn_eltwise_backward_cols(const layer *l, int64_t n, const float *x, const f
     for (int64_t r = 0; r < n; r++) {
         int64_t o = r * l->out + c0;
 #ifdef HAVE_VECTOR
-        if (nn_kernels_available()) {
+        if (nn_kernels_isa() == NN_ISA_AVX512) {
             bwd_vector(l->alg, x + o, y + o, dy + o, dx + o, c1 - c0);
             continue;
         }

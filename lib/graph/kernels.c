@@ -1,4 +1,4 @@
-/* Small-batch matrix kernels for the threaded executor (AVX-512).
+/* Small-batch matrix kernels for the threaded executor (AVX-512, AVX2).
  *
  * At batch 32 a dense layer's chunk is a product with one short side, and
  * oneDNN's sgemm spends a good part of each call packing both operands
@@ -8,7 +8,8 @@
  *
  * Each result element is computed by one fixed sequence of operations that
  * depends on the shapes only, never on the thread or the call, so results
- * stay bitwise reproducible. Without AVX-512 the callers use sgemm. */
+ * stay bitwise reproducible on a given instruction set (AVX-512 and AVX2
+ * sum in different orders). Without either the callers use sgemm. */
 #include "kernels.h"
 
 #if defined(__GNUC__) && defined(__x86_64__)
@@ -16,18 +17,35 @@
 #include <stdatomic.h>
 
 #define AVX512 __attribute__((target("avx512f,fma")))
+#define AVX2 __attribute__((target("avx2,fma")))
+
+static atomic_int isa_limit = NN_ISA_AVX512;
 
 /* Asked from every pool thread: an atomic, so that the first callers'
  * racing to fill it in (with the same answer) are not a data race. */
-int nn_kernels_available(void)
+static int cpu_isa(void)
 {
     static atomic_int have = -1;
     int h = atomic_load_explicit(&have, memory_order_relaxed);
     if (h < 0) {
-        h = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("fma");
+        h = !__builtin_cpu_supports("fma")       ? NN_ISA_NONE
+            : __builtin_cpu_supports("avx512f")  ? NN_ISA_AVX512
+            : __builtin_cpu_supports("avx2")     ? NN_ISA_AVX2
+                                                 : NN_ISA_NONE;
         atomic_store_explicit(&have, h, memory_order_relaxed);
     }
     return h;
+}
+
+int nn_kernels_isa(void)
+{
+    int h = cpu_isa(), lim = atomic_load_explicit(&isa_limit, memory_order_relaxed);
+    return h < lim ? h : lim;
+}
+
+void nn_kernels_limit_isa(int isa)
+{
+    atomic_store_explicit(&isa_limit, isa, memory_order_relaxed);
 }
 
 /* ---- C[M,N] = A[M,K] B[N,K]^T: both operands run along K ---- */
@@ -115,7 +133,7 @@ AVX512 static inline float nt_dot(const float *a, const float *b, int64_t k)
     return _mm512_reduce_add_ps(acc);
 }
 
-AVX512 void nn_kernel_nt(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,
+AVX512 static void nt_avx512(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,
                          const float *b, int64_t ldb, float *c, int64_t ldc)
 {
     const int64_t m4 = m & ~(int64_t)3, n4 = n & ~(int64_t)3;
@@ -190,7 +208,7 @@ AVX512 static inline void nn_block_1x1(const float *a, int64_t acs, const float 
     _mm512_mask_storeu_ps(c, cols, acc);
 }
 
-AVX512 void nn_kernel_nn(int64_t m, int64_t n, int64_t k, const float *a, int64_t ars,
+AVX512 static void nn_avx512(int64_t m, int64_t n, int64_t k, const float *a, int64_t ars,
                          int64_t acs, const float *b, int64_t ldb, float *c, int64_t ldc)
 {
     const int64_t m4 = m & ~(int64_t)3, n64 = n & ~(int64_t)63;
@@ -206,11 +224,331 @@ AVX512 void nn_kernel_nn(int64_t m, int64_t n, int64_t k, const float *a, int64_
     }
 }
 
+
+/* ---- AVX2 with FMA: the same two products in 8-float vectors ----
+ *
+ * Sixteen vector registers instead of thirty-two: the nt blocks are 4 rows
+ * of A by 3 rows of B (twelve sums, three B vectors, one A vector), the nn
+ * blocks 4 rows by 16 columns. Tails along k or n use masked loads. */
+
+/* Lanes 0..r-1 of a mask for _mm256_maskload_ps, 0 <= r <= 8. */
+AVX2 static inline __m256i mask8(int64_t r)
+{
+    static const int32_t ones_then_zeros[16] = {-1, -1, -1, -1, -1, -1, -1, -1,
+                                                0,  0,  0,  0,  0,  0,  0,  0};
+    return _mm256_loadu_si256((const __m256i *)(ones_then_zeros + 8 - r));
+}
+
+/* Four vector sums to one 128-bit vector whose lane i is the sum of a[i]. */
+AVX2 static inline __m128 reduce4_avx2(__m256 a0, __m256 a1, __m256 a2, __m256 a3)
+{
+    __m256 t = _mm256_hadd_ps(_mm256_hadd_ps(a0, a1), _mm256_hadd_ps(a2, a3));
+    return _mm_add_ps(_mm256_castps256_ps128(t), _mm256_extractf128_ps(t, 1));
+}
+
+/* One 4x3 block of C from 4 rows of A and 3 rows of B; pf as in
+ * nt_block4x4 (a line every other step). */
+AVX2 static inline void nt_block4x3_avx2(const float *a, int64_t lda, const float *b, int64_t ldb,
+                                         int64_t k, float *c, int64_t ldc, const float *pf)
+{
+    __m256 c00 = _mm256_setzero_ps(), c01 = c00, c02 = c00, c10 = c00, c11 = c00, c12 = c00;
+    __m256 c20 = c00, c21 = c00, c22 = c00, c30 = c00, c31 = c00, c32 = c00;
+    const float *b0 = b, *b1 = b + ldb, *b2 = b + 2 * ldb;
+    const float *a0 = a, *a1 = a + lda, *a2 = a + 2 * lda, *a3 = a + 3 * lda;
+    int64_t p = 0;
+    for (; p + 8 <= k; p += 8) {
+        if (pf && !(p & 15))
+            _mm_prefetch((const char *)(pf + p), _MM_HINT_T0);
+        __m256 w0 = _mm256_loadu_ps(b0 + p), w1 = _mm256_loadu_ps(b1 + p);
+        __m256 w2 = _mm256_loadu_ps(b2 + p);
+        __m256 x = _mm256_loadu_ps(a0 + p);
+        c00 = _mm256_fmadd_ps(x, w0, c00), c01 = _mm256_fmadd_ps(x, w1, c01);
+        c02 = _mm256_fmadd_ps(x, w2, c02);
+        x = _mm256_loadu_ps(a1 + p);
+        c10 = _mm256_fmadd_ps(x, w0, c10), c11 = _mm256_fmadd_ps(x, w1, c11);
+        c12 = _mm256_fmadd_ps(x, w2, c12);
+        x = _mm256_loadu_ps(a2 + p);
+        c20 = _mm256_fmadd_ps(x, w0, c20), c21 = _mm256_fmadd_ps(x, w1, c21);
+        c22 = _mm256_fmadd_ps(x, w2, c22);
+        x = _mm256_loadu_ps(a3 + p);
+        c30 = _mm256_fmadd_ps(x, w0, c30), c31 = _mm256_fmadd_ps(x, w1, c31);
+        c32 = _mm256_fmadd_ps(x, w2, c32);
+    }
+    if (p < k) {
+        __m256i m = mask8(k - p);
+        __m256 w0 = _mm256_maskload_ps(b0 + p, m), w1 = _mm256_maskload_ps(b1 + p, m);
+        __m256 w2 = _mm256_maskload_ps(b2 + p, m);
+        __m256 x = _mm256_maskload_ps(a0 + p, m);
+        c00 = _mm256_fmadd_ps(x, w0, c00), c01 = _mm256_fmadd_ps(x, w1, c01);
+        c02 = _mm256_fmadd_ps(x, w2, c02);
+        x = _mm256_maskload_ps(a1 + p, m);
+        c10 = _mm256_fmadd_ps(x, w0, c10), c11 = _mm256_fmadd_ps(x, w1, c11);
+        c12 = _mm256_fmadd_ps(x, w2, c12);
+        x = _mm256_maskload_ps(a2 + p, m);
+        c20 = _mm256_fmadd_ps(x, w0, c20), c21 = _mm256_fmadd_ps(x, w1, c21);
+        c22 = _mm256_fmadd_ps(x, w2, c22);
+        x = _mm256_maskload_ps(a3 + p, m);
+        c30 = _mm256_fmadd_ps(x, w0, c30), c31 = _mm256_fmadd_ps(x, w1, c31);
+        c32 = _mm256_fmadd_ps(x, w2, c32);
+    }
+    float out[12];
+    _mm_storeu_ps(out, reduce4_avx2(c00, c01, c02, c10));
+    _mm_storeu_ps(out + 4, reduce4_avx2(c11, c12, c20, c21));
+    _mm_storeu_ps(out + 8, reduce4_avx2(c22, c30, c31, c32));
+    for (int i = 0; i < 4; i++)
+        for (int j = 0; j < 3; j++)
+            c[i * ldc + j] = out[3 * i + j];
+}
+
+/* One element of C, for the edges. */
+AVX2 static inline float nt_dot_avx2(const float *a, const float *b, int64_t k)
+{
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = acc0;
+    int64_t p = 0;
+    for (; p + 16 <= k; p += 16) {
+        acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + p), _mm256_loadu_ps(b + p), acc0);
+        acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + p + 8), _mm256_loadu_ps(b + p + 8), acc1);
+    }
+    for (; p < k; p += 8) {
+        __m256i m = mask8(k - p < 8 ? k - p : 8);
+        acc0 = _mm256_fmadd_ps(_mm256_maskload_ps(a + p, m), _mm256_maskload_ps(b + p, m), acc0);
+    }
+    __m128 s = reduce4_avx2(acc0, acc1, _mm256_setzero_ps(), _mm256_setzero_ps());
+    return _mm_cvtss_f32(_mm_add_ss(s, _mm_movehdup_ps(s)));
+}
+
+AVX2 static void nt_avx2(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,
+                         const float *b, int64_t ldb, float *c, int64_t ldc)
+{
+    const int64_t m4 = m & ~(int64_t)3, n3 = n - n % 3;
+    for (int64_t j = 0; j < n3; j += 3) {
+        for (int64_t i = 0; i < m4; i += 4) {
+            const float *pf = j + 3 < n3 && i < 12 ? b + (j + 3 + i / 4) * ldb : NULL;
+            nt_block4x3_avx2(a + i * lda, lda, b + j * ldb, ldb, k, c + i * ldc + j, ldc, pf);
+        }
+        for (int64_t i = m4; i < m; i++)
+            for (int64_t jj = j; jj < j + 3; jj++)
+                c[i * ldc + jj] = nt_dot_avx2(a + i * lda, b + jj * ldb, k);
+    }
+    for (int64_t j = n3; j < n; j++)
+        for (int64_t i = 0; i < m; i++)
+            c[i * ldc + j] = nt_dot_avx2(a + i * lda, b + j * ldb, k);
+}
+
+/* Rows i..i+3 of C, columns j..j+15. */
+AVX2 static inline void nn_block_4x16_avx2(const float *a, int64_t ars, int64_t acs,
+                                           const float *b, int64_t ldb, int64_t k, float *c,
+                                           int64_t ldc)
+{
+    __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00;
+    __m256 c20 = c00, c21 = c00, c30 = c00, c31 = c00;
+    for (int64_t p = 0; p < k; p++) {
+        const float *bp = b + p * ldb, *ap = a + p * acs;
+        __m256 b0 = _mm256_loadu_ps(bp), b1 = _mm256_loadu_ps(bp + 8);
+        __m256 s = _mm256_broadcast_ss(ap);
+        c00 = _mm256_fmadd_ps(s, b0, c00), c01 = _mm256_fmadd_ps(s, b1, c01);
+        s = _mm256_broadcast_ss(ap + ars);
+        c10 = _mm256_fmadd_ps(s, b0, c10), c11 = _mm256_fmadd_ps(s, b1, c11);
+        s = _mm256_broadcast_ss(ap + 2 * ars);
+        c20 = _mm256_fmadd_ps(s, b0, c20), c21 = _mm256_fmadd_ps(s, b1, c21);
+        s = _mm256_broadcast_ss(ap + 3 * ars);
+        c30 = _mm256_fmadd_ps(s, b0, c30), c31 = _mm256_fmadd_ps(s, b1, c31);
+    }
+    _mm256_storeu_ps(c, c00), _mm256_storeu_ps(c + 8, c01);
+    c += ldc;
+    _mm256_storeu_ps(c, c10), _mm256_storeu_ps(c + 8, c11);
+    c += ldc;
+    _mm256_storeu_ps(c, c20), _mm256_storeu_ps(c + 8, c21);
+    c += ldc;
+    _mm256_storeu_ps(c, c30), _mm256_storeu_ps(c + 8, c31);
+}
+
+/* The edges: one row of C, up to 8 columns (mask), one sum. */
+AVX2 static inline void nn_block_1x1_avx2(const float *a, int64_t acs, const float *b,
+                                          int64_t ldb, int64_t k, float *c, __m256i cols)
+{
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t p = 0; p < k; p++)
+        acc = _mm256_fmadd_ps(_mm256_broadcast_ss(a + p * acs),
+                              _mm256_maskload_ps(b + p * ldb, cols), acc);
+    _mm256_maskstore_ps(c, cols, acc);
+}
+
+AVX2 static void nn_avx2(int64_t m, int64_t n, int64_t k, const float *a, int64_t ars,
+                         int64_t acs, const float *b, int64_t ldb, float *c, int64_t ldc)
+{
+    const int64_t m4 = m & ~(int64_t)3, n16 = n & ~(int64_t)15;
+    for (int64_t j = 0; j < n16; j += 16)
+        for (int64_t i = 0; i < m4; i += 4)
+            nn_block_4x16_avx2(a + i * ars, ars, acs, b + j, ldb, k, c + i * ldc + j, ldc);
+    for (int64_t i = 0; i < m; i++)
+        for (int64_t j = i < m4 ? n16 : 0; j < n; j += 8)
+            nn_block_1x1_avx2(a + i * ars, acs, b + j, ldb, k, c + i * ldc + j,
+                              mask8(n - j >= 8 ? 8 : n - j));
+}
+
+/* ---- y[r, c0..c1) = x[r] . w[c] + b[c] for a few rows (AVX2) ---- */
+
+AVX2 static inline float hsum8(__m256 v)
+{
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    return _mm_cvtss_f32(_mm_add_ss(s, _mm_movehdup_ps(s)));
+}
+
+/* R rows of x against O weight rows (R * O <= 12), 8 inputs per step, the
+ * last partial step masked. Inlined with constant R and O. */
+__attribute__((target("avx2,fma"), always_inline)) static inline void
+dot_block_avx2(const float *x, const float *w, const float *b, float *y, int64_t in, int64_t out,
+               int R, int O)
+{
+    __m256 acc[12];
+    for (int j = 0; j < R * O; j++)
+        acc[j] = _mm256_setzero_ps();
+    int64_t k = 0;
+    for (; k + 8 <= in; k += 8) {
+        __m256 xv[4];
+        for (int r = 0; r < R; r++)
+            xv[r] = _mm256_loadu_ps(x + r * in + k);
+        for (int o = 0; o < O; o++) {
+            __m256 wv = _mm256_loadu_ps(w + o * in + k);
+            for (int r = 0; r < R; r++)
+                acc[r * O + o] = _mm256_fmadd_ps(xv[r], wv, acc[r * O + o]);
+        }
+    }
+    if (k < in) {
+        __m256i m = mask8(in - k);
+        __m256 xv[4];
+        for (int r = 0; r < R; r++)
+            xv[r] = _mm256_maskload_ps(x + r * in + k, m);
+        for (int o = 0; o < O; o++) {
+            __m256 wv = _mm256_maskload_ps(w + o * in + k, m);
+            for (int r = 0; r < R; r++)
+                acc[r * O + o] = _mm256_fmadd_ps(xv[r], wv, acc[r * O + o]);
+        }
+    }
+    for (int r = 0; r < R; r++)
+        for (int o = 0; o < O; o++)
+            y[r * out + o] = hsum8(acc[r * O + o]) + b[o];
+}
+
+/* Outputs c0..c1-1 of R rows, O weight rows at a time, then one at a time. */
+#define DOT_ROWS_AVX2(R, O)                                                                  \
+    AVX2 static void dot_rows_##R##_avx2(const float *x, const float *w, const float *b,    \
+                                         float *y, int64_t in, int64_t out, int64_t c0,     \
+                                         int64_t c1)                                        \
+    {                                                                                        \
+        int64_t c = c0;                                                                      \
+        for (; c + (O) <= c1; c += (O))                                                      \
+            dot_block_avx2(x, w + c * in, b + c, y + c, in, out, (R), (O));                 \
+        for (; c < c1; c++)                                                                  \
+            dot_block_avx2(x, w + c * in, b + c, y + c, in, out, (R), 1);                   \
+    }
+DOT_ROWS_AVX2(2, 6)
+DOT_ROWS_AVX2(4, 2)
+#undef DOT_ROWS_AVX2
+
+/* One row of x against four weight rows at a time, two sums per weight row
+ * (as dot4_row in dense.c): four sequential streams, which the hardware
+ * prefetchers follow. */
+AVX2 static void dot4_row_avx2(const float *x, const float *w, const float *b, float *y,
+                               int64_t in)
+{
+    const float *w0 = w, *w1 = w + in, *w2 = w + 2 * in, *w3 = w + 3 * in;
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    __m256 b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+    int64_t k = 0;
+    for (; k + 16 <= in; k += 16) {
+        __m256 xa = _mm256_loadu_ps(x + k), xb = _mm256_loadu_ps(x + k + 8);
+        a0 = _mm256_fmadd_ps(xa, _mm256_loadu_ps(w0 + k), a0);
+        a1 = _mm256_fmadd_ps(xa, _mm256_loadu_ps(w1 + k), a1);
+        a2 = _mm256_fmadd_ps(xa, _mm256_loadu_ps(w2 + k), a2);
+        a3 = _mm256_fmadd_ps(xa, _mm256_loadu_ps(w3 + k), a3);
+        b0 = _mm256_fmadd_ps(xb, _mm256_loadu_ps(w0 + k + 8), b0);
+        b1 = _mm256_fmadd_ps(xb, _mm256_loadu_ps(w1 + k + 8), b1);
+        b2 = _mm256_fmadd_ps(xb, _mm256_loadu_ps(w2 + k + 8), b2);
+        b3 = _mm256_fmadd_ps(xb, _mm256_loadu_ps(w3 + k + 8), b3);
+    }
+    for (; k < in; k += 8) {
+        __m256i m = mask8(in - k < 8 ? in - k : 8);
+        __m256 xa = _mm256_maskload_ps(x + k, m);
+        a0 = _mm256_fmadd_ps(xa, _mm256_maskload_ps(w0 + k, m), a0);
+        a1 = _mm256_fmadd_ps(xa, _mm256_maskload_ps(w1 + k, m), a1);
+        a2 = _mm256_fmadd_ps(xa, _mm256_maskload_ps(w2 + k, m), a2);
+        a3 = _mm256_fmadd_ps(xa, _mm256_maskload_ps(w3 + k, m), a3);
+    }
+    y[0] = hsum8(_mm256_add_ps(a0, b0)) + b[0];
+    y[1] = hsum8(_mm256_add_ps(a1, b1)) + b[1];
+    y[2] = hsum8(_mm256_add_ps(a2, b2)) + b[2];
+    y[3] = hsum8(_mm256_add_ps(a3, b3)) + b[3];
+}
+
+AVX2 static void dot_rows_1_avx2(const float *x, const float *w, const float *b, float *y,
+                                 int64_t in, int64_t c0, int64_t c1)
+{
+    int64_t c = c0;
+    for (; c + 4 <= c1; c += 4)
+        dot4_row_avx2(x, w + c * in, b + c, y + c, in);
+    for (; c < c1; c++)
+        dot_block_avx2(x, w + c * in, b + c, y + c, in, 0, 1, 1);
+}
+
+void nn_kernel_rows_dot_avx2(const float *x, const float *w, const float *b, float *y, int64_t n,
+                             int64_t in, int64_t out, int64_t c0, int64_t c1)
+{
+    int64_t r = 0;
+    for (; r + 4 <= n; r += 4)
+        dot_rows_4_avx2(x + r * in, w, b, y + r * out, in, out, c0, c1);
+    for (; r + 2 <= n; r += 2)
+        dot_rows_2_avx2(x + r * in, w, b, y + r * out, in, out, c0, c1);
+    for (; r < n; r++)
+        dot_rows_1_avx2(x + r * in, w, b, y + r * out, in, c0, c1);
+}
+
+int nn_kernels_available(void)
+{
+    return nn_kernels_isa() != NN_ISA_NONE;
+}
+
+void nn_kernel_nt(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda, const float *b,
+                  int64_t ldb, float *c, int64_t ldc)
+{
+    if (nn_kernels_isa() == NN_ISA_AVX512)
+        nt_avx512(m, n, k, a, lda, b, ldb, c, ldc);
+    else
+        nt_avx2(m, n, k, a, lda, b, ldb, c, ldc);
+}
+
+void nn_kernel_nn(int64_t m, int64_t n, int64_t k, const float *a, int64_t ars, int64_t acs,
+                  const float *b, int64_t ldb, float *c, int64_t ldc)
+{
+    if (nn_kernels_isa() == NN_ISA_AVX512)
+        nn_avx512(m, n, k, a, ars, acs, b, ldb, c, ldc);
+    else
+        nn_avx2(m, n, k, a, ars, acs, b, ldb, c, ldc);
+}
+
 #else
+
+int nn_kernels_isa(void)
+{
+    return NN_ISA_NONE;
+}
+
+void nn_kernels_limit_isa(int isa)
+{
+    (void)isa;
+}
 
 int nn_kernels_available(void)
 {
     return 0;
+}
+
+void nn_kernel_rows_dot_avx2(const float *x, const float *w, const float *b, float *y, int64_t n,
+                             int64_t in, int64_t out, int64_t c0, int64_t c1)
+{
+    (void)x, (void)w, (void)b, (void)y, (void)n, (void)in, (void)out, (void)c0, (void)c1;
 }
 
 void nn_kernel_nt(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda, const float *b,

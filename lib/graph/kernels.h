@@ -8,9 +8,21 @@
  * ones use sgemm, whose packing then pays for itself. */
 #define NN_KERNEL_MAX_N 128
 
-/* Whether this CPU runs AVX-512 with FMA: the kernels here and the other
- * AVX-512 loops of the graph code (dense.c, eltwise_cols.c). When it does
- * not, the callers use sgemm or portable loops and must not call them. */
+/* The instruction sets the vector code is written for. */
+enum { NN_ISA_NONE = 0, NN_ISA_AVX2 = 1, NN_ISA_AVX512 = 2 };
+
+/* The best of them this CPU runs (AVX2 and AVX-512 both with FMA), capped
+ * by nn_kernels_limit_isa. The AVX-512 loops of the graph code (dense.c,
+ * eltwise_cols.c) run only where this is NN_ISA_AVX512. */
+int nn_kernels_isa(void);
+
+/* Caps nn_kernels_isa, for all threads: lets the tests run the AVX2 (or
+ * the portable) paths on a CPU with AVX-512. Default NN_ISA_AVX512. Not to
+ * be changed while a graph runs. */
+void nn_kernels_limit_isa(int isa);
+
+/* Whether nn_kernel_nt and nn_kernel_nn can run here (AVX2 or AVX-512):
+ * when they cannot, the callers use sgemm instead and must not call them. */
 int nn_kernels_available(void);
 
 /* C[m, n] = A[m, k] B[n, k]^T, rows of A and of B contiguous along k. */
@@ -21,5 +33,11 @@ void nn_kernel_nt(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda, 
  * row-major (ldb). */
 void nn_kernel_nn(int64_t m, int64_t n, int64_t k, const float *a, int64_t ars, int64_t acs,
                   const float *b, int64_t ldb, float *c, int64_t ldc);
+
+/* y[r, c] = x[r] . w[c] + b[c] for rows r < n, outputs c0 <= c < c1: x is
+ * [n, in], w [out, in], y [n, out]. For a few rows (one-image inference);
+ * AVX2 only: call it where nn_kernels_isa() is NN_ISA_AVX2. */
+void nn_kernel_rows_dot_avx2(const float *x, const float *w, const float *b, float *y, int64_t n,
+                             int64_t in, int64_t out, int64_t c0, int64_t c1);
 
 #endif
