@@ -210,7 +210,7 @@ __attribute__((target("avx512f,fma"))) static void dot_rows_1(const float *x, co
 
 static void dense_rows_dot(const float *restrict x, const float *restrict w,
                            const float *restrict b, float *restrict y, int64_t n, int64_t in,
-                           int64_t out, int64_t c0, int64_t c1)
+                           int64_t out, int64_t c0, int64_t c1, int reverse)
 {
 #ifdef NN_DOT_AVX512
     if (nn_kernels_isa() == NN_ISA_AVX512) {
@@ -225,7 +225,7 @@ static void dense_rows_dot(const float *restrict x, const float *restrict w,
     }
 #endif
     if (nn_kernels_isa() == NN_ISA_AVX2) {
-        nn_kernel_rows_dot_avx2(x, w, b, y, n, in, out, c0, c1);
+        nn_kernel_rows_dot_avx2(x, w, b, y, n, in, out, c0, c1, reverse);
         return;
     }
     dense_rows_dot_c(x, w, b, y, n, in, out, c0, c1);
@@ -238,7 +238,10 @@ nn_status nn_dense_forward_cols(nn_graph *g, int i, plan *p, const float *x, int
     float *y = p->lp[i].y;
     const float *b = g->values + l->b_off;
     if (p->n <= GEMV_ROWS && !p->training) {
-        dense_rows_dot(x, g->values + l->w_off, b, y, p->n, l->in, l->out, c0, c1);
+        /* every other call reads the weights in the opposite order (the
+         * plan's use count is set once per call, before the threads run) */
+        dense_rows_dot(x, g->values + l->w_off, b, y, p->n, l->in, l->out, c0, c1,
+                       (int)(p->last_used & 1));
         return NN_OK;
     }
     nn_status s = NN_OK;

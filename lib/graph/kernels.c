@@ -483,18 +483,27 @@ AVX2 static void dot4_row_avx2(const float *x, const float *w, const float *b, f
     y[3] = hsum8(_mm256_add_ps(a3, b3)) + b[3];
 }
 
+/* Four weight rows at a time, then the rest one at a time; or, reversed,
+ * the same blocks last to first. Each output's sum is the same either way. */
 AVX2 static void dot_rows_1_avx2(const float *x, const float *w, const float *b, float *y,
-                                 int64_t in, int64_t c0, int64_t c1)
+                                 int64_t in, int64_t c0, int64_t c1, int reverse)
 {
-    int64_t c = c0;
-    for (; c + 4 <= c1; c += 4)
-        dot4_row_avx2(x, w + c * in, b + c, y + c, in);
-    for (; c < c1; c++)
-        dot_block_avx2(x, w + c * in, b + c, y + c, in, 0, 1, 1);
+    const int64_t c4 = c0 + (c1 - c0) / 4 * 4;
+    if (!reverse) {
+        for (int64_t c = c0; c < c4; c += 4)
+            dot4_row_avx2(x, w + c * in, b + c, y + c, in);
+        for (int64_t c = c4; c < c1; c++)
+            dot_block_avx2(x, w + c * in, b + c, y + c, in, 0, 1, 1);
+    } else {
+        for (int64_t c = c1 - 1; c >= c4; c--)
+            dot_block_avx2(x, w + c * in, b + c, y + c, in, 0, 1, 1);
+        for (int64_t c = c4 - 4; c >= c0; c -= 4)
+            dot4_row_avx2(x, w + c * in, b + c, y + c, in);
+    }
 }
 
 void nn_kernel_rows_dot_avx2(const float *x, const float *w, const float *b, float *y, int64_t n,
-                             int64_t in, int64_t out, int64_t c0, int64_t c1)
+                             int64_t in, int64_t out, int64_t c0, int64_t c1, int reverse)
 {
     int64_t r = 0;
     for (; r + 4 <= n; r += 4)
@@ -502,7 +511,7 @@ void nn_kernel_rows_dot_avx2(const float *x, const float *w, const float *b, flo
     for (; r + 2 <= n; r += 2)
         dot_rows_2_avx2(x + r * in, w, b, y + r * out, in, out, c0, c1);
     for (; r < n; r++)
-        dot_rows_1_avx2(x + r * in, w, b, y + r * out, in, c0, c1);
+        dot_rows_1_avx2(x + r * in, w, b, y + r * out, in, c0, c1, reverse);
 }
 
 int nn_kernels_available(void)
@@ -546,9 +555,10 @@ int nn_kernels_available(void)
 }
 
 void nn_kernel_rows_dot_avx2(const float *x, const float *w, const float *b, float *y, int64_t n,
-                             int64_t in, int64_t out, int64_t c0, int64_t c1)
+                             int64_t in, int64_t out, int64_t c0, int64_t c1, int reverse)
 {
-    (void)x, (void)w, (void)b, (void)y, (void)n, (void)in, (void)out, (void)c0, (void)c1;
+    (void)x, (void)w, (void)b, (void)y, (void)n, (void)in, (void)out, (void)c0, (void)c1,
+        (void)reverse;
 }
 
 void nn_kernel_nt(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda, const float *b,

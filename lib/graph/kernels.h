@@ -36,8 +36,11 @@ void nn_kernel_nn(int64_t m, int64_t n, int64_t k, const float *a, int64_t ars, 
 
 /* y[r, c] = x[r] . w[c] + b[c] for rows r < n, outputs c0 <= c < c1: x is
  * [n, in], w [out, in], y [n, out]. For a few rows (one-image inference);
- * AVX2 only: call it where nn_kernels_isa() is NN_ISA_AVX2. */
+ * AVX2 only: call it where nn_kernels_isa() is NN_ISA_AVX2. reverse != 0
+ * walks a single row's weight rows last to first (same results): callers
+ * alternate it so that the weights the last call read last, which are
+ * still in L2 when the weights do not all fit, are read first. */
 void nn_kernel_rows_dot_avx2(const float *x, const float *w, const float *b, float *y, int64_t n,
-                             int64_t in, int64_t out, int64_t c0, int64_t c1);
+                             int64_t in, int64_t out, int64_t c0, int64_t c1, int reverse);
 
 #endif
