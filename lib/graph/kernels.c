@@ -229,7 +229,7 @@ AVX512 static void nn_avx512(int64_t m, int64_t n, int64_t k, const float *a, in
  *
  * Sixteen vector registers instead of thirty-two: the nt blocks are 4 rows
  * of A by 3 rows of B (twelve sums, three B vectors, one A vector), the nn
- * blocks 4 rows by 16 columns. Tails along k or n use masked loads. */
+ * blocks 6 (or 4) rows by 16 columns. Tails along k or n use masked loads. */
 
 /* Lanes 0..r-1 of a mask for _mm256_maskload_ps, 0 <= r <= 8. */
 AVX2 static inline __m256i mask8(int64_t r)
@@ -335,32 +335,28 @@ AVX2 static void nt_avx2(int64_t m, int64_t n, int64_t k, const float *a, int64_
             c[i * ldc + j] = nt_dot_avx2(a + i * lda, b + j * ldb, k);
 }
 
-/* Rows i..i+3 of C, columns j..j+15. */
-AVX2 static inline void nn_block_4x16_avx2(const float *a, int64_t ars, int64_t acs,
-                                           const float *b, int64_t ldb, int64_t k, float *c,
-                                           int64_t ldc)
+/* Rows i..i+R-1 of C (R = 4 or 6), columns j..j+15: 2R sums, two B
+ * vectors, one broadcast. Inlined with constant R. */
+__attribute__((target("avx2,fma"), always_inline)) static inline void
+nn_block_16_avx2(const float *a, int64_t ars, int64_t acs, const float *b, int64_t ldb, int64_t k,
+                 float *c, int64_t ldc, int R)
 {
-    __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00;
-    __m256 c20 = c00, c21 = c00, c30 = c00, c31 = c00;
+    __m256 lo[6], hi[6];
+    for (int i = 0; i < R; i++)
+        lo[i] = hi[i] = _mm256_setzero_ps();
     for (int64_t p = 0; p < k; p++) {
         const float *bp = b + p * ldb, *ap = a + p * acs;
         __m256 b0 = _mm256_loadu_ps(bp), b1 = _mm256_loadu_ps(bp + 8);
-        __m256 s = _mm256_broadcast_ss(ap);
-        c00 = _mm256_fmadd_ps(s, b0, c00), c01 = _mm256_fmadd_ps(s, b1, c01);
-        s = _mm256_broadcast_ss(ap + ars);
-        c10 = _mm256_fmadd_ps(s, b0, c10), c11 = _mm256_fmadd_ps(s, b1, c11);
-        s = _mm256_broadcast_ss(ap + 2 * ars);
-        c20 = _mm256_fmadd_ps(s, b0, c20), c21 = _mm256_fmadd_ps(s, b1, c21);
-        s = _mm256_broadcast_ss(ap + 3 * ars);
-        c30 = _mm256_fmadd_ps(s, b0, c30), c31 = _mm256_fmadd_ps(s, b1, c31);
+        for (int i = 0; i < R; i++) {
+            __m256 s = _mm256_broadcast_ss(ap + i * ars);
+            lo[i] = _mm256_fmadd_ps(s, b0, lo[i]);
+            hi[i] = _mm256_fmadd_ps(s, b1, hi[i]);
+        }
     }
-    _mm256_storeu_ps(c, c00), _mm256_storeu_ps(c + 8, c01);
-    c += ldc;
-    _mm256_storeu_ps(c, c10), _mm256_storeu_ps(c + 8, c11);
-    c += ldc;
-    _mm256_storeu_ps(c, c20), _mm256_storeu_ps(c + 8, c21);
-    c += ldc;
-    _mm256_storeu_ps(c, c30), _mm256_storeu_ps(c + 8, c31);
+    for (int i = 0; i < R; i++) {
+        _mm256_storeu_ps(c + i * ldc, lo[i]);
+        _mm256_storeu_ps(c + i * ldc + 8, hi[i]);
+    }
 }
 
 /* The edges: one row of C, up to 8 columns (mask), one sum. */
@@ -377,10 +373,15 @@ AVX2 static inline void nn_block_1x1_avx2(const float *a, int64_t acs, const flo
 AVX2 static void nn_avx2(int64_t m, int64_t n, int64_t k, const float *a, int64_t ars,
                          int64_t acs, const float *b, int64_t ldb, float *c, int64_t ldc)
 {
-    const int64_t m4 = m & ~(int64_t)3, n16 = n & ~(int64_t)15;
-    for (int64_t j = 0; j < n16; j += 16)
-        for (int64_t i = 0; i < m4; i += 4)
-            nn_block_4x16_avx2(a + i * ars, ars, acs, b + j, ldb, k, c + i * ldc + j, ldc);
+    /* six-row blocks, then at most one four-row block, over whole 16-column
+     * tiles (columns outer: a tile of B stays in L1 while A streams by) */
+    const int64_t m6 = m / 6 * 6, m4 = m6 + (m - m6) / 4 * 4, n16 = n & ~(int64_t)15;
+    for (int64_t j = 0; j < n16; j += 16) {
+        for (int64_t i = 0; i < m6; i += 6)
+            nn_block_16_avx2(a + i * ars, ars, acs, b + j, ldb, k, c + i * ldc + j, ldc, 6);
+        if (m4 > m6)
+            nn_block_16_avx2(a + m6 * ars, ars, acs, b + j, ldb, k, c + m6 * ldc + j, ldc, 4);
+    }
     for (int64_t i = 0; i < m; i++)
         for (int64_t j = i < m4 ? n16 : 0; j < n; j += 8)
             nn_block_1x1_avx2(a + i * ars, acs, b + j, ldb, k, c + i * ldc + j,
