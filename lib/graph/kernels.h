@@ -12,8 +12,8 @@
 enum { NN_ISA_NONE = 0, NN_ISA_AVX2 = 1, NN_ISA_AVX512 = 2 };
 
 /* The best of them this CPU runs (AVX2 and AVX-512 both with FMA), capped
- * by nn_kernels_limit_isa. The AVX-512 loops of the graph code (dense.c,
- * eltwise_cols.c) run only where this is NN_ISA_AVX512. */
+ * by nn_kernels_limit_isa. The AVX-512 loops of eltwise_cols.c run only
+ * where this is NN_ISA_AVX512. */
 int nn_kernels_isa(void);
 
 /* Caps nn_kernels_isa, for all threads: lets the tests run the AVX2 (or
@@ -21,8 +21,9 @@ int nn_kernels_isa(void);
  * be changed while a graph runs. */
 void nn_kernels_limit_isa(int isa);
 
-/* Whether nn_kernel_nt and nn_kernel_nn can run here (AVX2 or AVX-512):
- * when they cannot, the callers use sgemm instead and must not call them. */
+/* Whether nn_kernel_nt, nn_kernel_nn and nn_kernel_rows_dot can run here
+ * (AVX2 or AVX-512): when they cannot, the callers use sgemm or portable
+ * loops instead and must not call them. */
 int nn_kernels_available(void);
 
 /* C[m, n] = A[m, k] B[n, k]^T, rows of A and of B contiguous along k. */
@@ -35,12 +36,11 @@ void nn_kernel_nn(int64_t m, int64_t n, int64_t k, const float *a, int64_t ars, 
                   const float *b, int64_t ldb, float *c, int64_t ldc);
 
 /* y[r, c] = x[r] . w[c] + b[c] for rows r < n, outputs c0 <= c < c1: x is
- * [n, in], w [out, in], y [n, out]. For a few rows (one-image inference);
- * AVX2 only: call it where nn_kernels_isa() is NN_ISA_AVX2. reverse != 0
- * walks a single row's weight rows last to first (same results): callers
- * alternate it so that the weights the last call read last, which are
- * still in L2 when the weights do not all fit, are read first. */
-void nn_kernel_rows_dot_avx2(const float *x, const float *w, const float *b, float *y, int64_t n,
-                             int64_t in, int64_t out, int64_t c0, int64_t c1, int reverse);
+ * [n, in], w [out, in], y [n, out]. For a few rows (one-image inference).
+ * reverse != 0 walks a single row's weight rows last to first, with the
+ * same results (AVX2 only, where the weights outgrow L2): callers alternate
+ * it so that the rows the last call read last, still in L2, come first. */
+void nn_kernel_rows_dot(const float *x, const float *w, const float *b, float *y, int64_t n,
+                        int64_t in, int64_t out, int64_t c0, int64_t c1, int reverse);
 
 #endif
