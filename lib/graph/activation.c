@@ -66,15 +66,13 @@ __attribute__((target("avx2"))) static void leaky_row_avx2(float a, const float 
 static void relu_forward_cols(const layer *l, int64_t n, const float *x, float *y, int64_t c0,
                               int64_t c1)
 {
+    void (*row)(float, const float *, float *, int64_t) = leaky_row;
 #ifdef HAVE_LEAKY_AVX2
-    if (nn_kernels_isa() != NN_ISA_NONE) {
-        for (int64_t r = 0; r < n; r++)
-            leaky_row_avx2(l->alpha, x + r * l->out + c0, y + r * l->out + c0, c1 - c0);
-        return;
-    }
+    if (nn_kernels_isa() != NN_ISA_NONE)
+        row = leaky_row_avx2;
 #endif
     for (int64_t r = 0; r < n; r++)
-        leaky_row(l->alpha, x + r * l->out + c0, y + r * l->out + c0, c1 - c0);
+        row(l->alpha, x + r * l->out + c0, y + r * l->out + c0, c1 - c0);
 }
 
 /* dx, dy and y are three different buffers. */
@@ -85,9 +83,8 @@ static void leaky_backward(float a, int64_t n, int64_t ld, const float *restrict
     for (int64_t r = 0; r < n; r++) {
         const float *yr = y + r * ld, *dyr = dy + r * ld;
         float *dxr = dx + r * ld;
-        for (int64_t c = c0; c < c1; c++) {
+        for (int64_t c = c0; c < c1; c++)
             dxr[c] = (yr[c] > 0.0f ? 1.0f : a) * dyr[c];
-        }
     }
 }
 
