@@ -645,6 +645,19 @@ static void cases_graph_out_features(void)
     EDGE(nn_graph_out_features(NULL) == 0);
 }
 
+static void cases_graph_set_training_precision(void)
+{
+    BAD(NN_ERR_INVALID_ARGUMENT, nn_graph_set_training_precision(NULL, NN_PRECISION_F32));
+    const int bad[] = {-1, 2, INT_MAX, INT_MIN};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        BAD(NN_ERR_INVALID_ARGUMENT, nn_graph_set_training_precision(F.g, (nn_precision)bad[i]));
+}
+
+static void cases_graph_training_precision(void)
+{
+    EDGE(nn_graph_training_precision(NULL) == NN_PRECISION_F32);
+}
+
 static void cases_graph_param_count(void)
 {
     EDGE(nn_graph_param_count(NULL) == 0);
@@ -1135,6 +1148,8 @@ static const struct entry {
     ENTRY(nn_graph_init_params, cases_graph_init_params),
     ENTRY(nn_graph_in_features, cases_graph_in_features),
     ENTRY(nn_graph_out_features, cases_graph_out_features),
+    ENTRY(nn_graph_set_training_precision, cases_graph_set_training_precision),
+    ENTRY(nn_graph_training_precision, cases_graph_training_precision),
     ENTRY(nn_graph_forward, cases_graph_forward),
     ENTRY(nn_graph_forward_loss, cases_graph_forward_loss),
     ENTRY(nn_graph_forward_loss_targets, cases_graph_forward_loss_targets),

@@ -3,6 +3,7 @@
  * allocation in the steady state, bitwise determinism. */
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <nn/nn.h>
@@ -807,6 +808,8 @@ START_TEST(steady_state_allocates_nothing)
 }
 END_TEST
 
+static int have_bf16(const char *test);
+
 static void run_steps(nn_graph *g, float *losses, int steps)
 {
     nn_tensor *x;
@@ -828,12 +831,20 @@ START_TEST(bitwise_deterministic)
     const int before = nn_get_num_threads();
     /* 200 hidden units: three 64-column chunks and a ragged one to share out */
     nn_graph *a = mlp(2, 200, 4, 0.3f), *b = mlp(2, 200, 4, 0.3f);
+    if (_i >= 3) { /* the same in bf16 */
+        nn_graph_destroy(a), nn_graph_destroy(b);
+        if (!have_bf16("bitwise_deterministic (bf16)"))
+            return;
+        a = mlp(2, 200, 4, 0.3f), b = mlp(2, 200, 4, 0.3f);
+        ck_assert_int_eq(nn_graph_set_training_precision(a, NN_PRECISION_BF16), NN_OK);
+        ck_assert_int_eq(nn_graph_set_training_precision(b, NN_PRECISION_BF16), NN_OK);
+    }
     ck_assert_int_eq(nn_graph_init_params(a, NN_INIT_HE_UNIFORM, 5), NN_OK);
     ck_assert_int_eq(nn_graph_init_params(b, NN_INIT_HE_UNIFORM, 5), NN_OK);
     float la[25], lb[25];
     ck_assert_int_eq(nn_set_num_threads(1), NN_OK);
     run_steps(a, la, 25);
-    ck_assert_int_eq(nn_set_num_threads(1 + _i), NN_OK);
+    ck_assert_int_eq(nn_set_num_threads(1 + _i % 3), NN_OK);
     run_steps(b, lb, 25);
     ck_assert_int_eq(nn_set_num_threads(before), NN_OK);
     ck_assert_mem_eq(la, lb, sizeof la);
@@ -923,6 +934,273 @@ START_TEST(pool_goes_solo_after_a_stall)
 }
 END_TEST
 
+/* ---- bf16 training (NN_PRECISION_BF16, kernels_bf16.c) ---- */
+
+/* Round to nearest even, for finite normal values and zero. */
+static float bf16_ref(float v)
+{
+    uint32_t u;
+    memcpy(&u, &v, sizeof u);
+    u += 0x7fffu + ((u >> 16) & 1u);
+    u &= 0xffff0000u;
+    memcpy(&v, &u, sizeof v);
+    return v;
+}
+
+static float bf16_value(uint16_t h)
+{
+    uint32_t u = (uint32_t)h << 16;
+    float v;
+    memcpy(&v, &u, sizeof v);
+    return v;
+}
+
+static int have_bf16(const char *test)
+{
+    nn_kernels_limit_isa(NN_ISA_AVX512);
+    if (nn_kernels_bf16())
+        return 1;
+    fprintf(stderr, "%s: skipped, this CPU has no AVX512_BF16\n", test);
+    return 0;
+}
+
+START_TEST(bf16_kernels_match_reference)
+{
+    if (!have_bf16("bf16_kernels_match_reference"))
+        return;
+    /* ties go to the even neighbour: 1 + 2^-8 down to 1, 1 + 3 2^-8 up to 1 + 2^-6 */
+    const float v[] = {1.0f + 0x1p-8f, 1.0f + 3 * 0x1p-8f, -2.5f, 3.14159265f, 1e-3f, -7e5f, 0.0f,
+                       0.1f, 1.0f / 3, 65504.0f, -1e-30f, 123.456f, 9.99f, 2.0f, -0.75f, 5e20f,
+                       0.3f};
+    enum { NV = sizeof v / sizeof v[0] };
+    uint16_t h[NV];
+    nn_bf16_round(h, v, NV);
+    for (int i = 0; i < NV; i++)
+        ck_assert_float_eq(bf16_value(h[i]), bf16_ref(v[i]));
+    ck_assert_float_eq(bf16_value(h[0]), 1.0f);
+    ck_assert_float_eq(bf16_value(h[1]), 1.0f + 0x1p-6f);
+
+    /* C = A B^T: 4x4 blocks, partial blocks, whole, partial and masked 32-wide steps */
+    static const int nt[][3] = {{1, 1, 1}, {5, 7, 31}, {9, 10, 33}, {32, 67, 83}, {33, 5, 64}};
+    for (size_t s = 0; s < sizeof nt / sizeof nt[0]; s++) {
+        const int m = nt[s][0], n = nt[s][1], k = nt[s][2], ldc = n + 3;
+        float *a = malloc(sizeof(float) * m * k), *b = malloc(sizeof(float) * n * k);
+        float *c = malloc(sizeof(float) * m * ldc);
+        uint16_t *ah = malloc(2u * m * k), *bh = malloc(2u * n * k);
+        for (int i = 0; i < m * k; i++)
+            a[i] = (float)trand();
+        for (int i = 0; i < n * k; i++)
+            b[i] = (float)trand();
+        for (int i = 0; i < m * ldc; i++)
+            c[i] = -99.0f;
+        nn_bf16_round(ah, a, m * k);
+        nn_bf16_round(bh, b, n * k);
+        nn_kernel_nt_bf16(m, n, k, ah, k, bh, k, c, ldc);
+        for (int i = 0; i < m; i++) {
+            for (int j = 0; j < n; j++) {
+                double want = 0, mag = 0;
+                for (int p = 0; p < k; p++) {
+                    want += (double)bf16_ref(a[i * k + p]) * bf16_ref(b[j * k + p]);
+                    mag += fabs((double)a[i * k + p] * b[j * k + p]);
+                }
+                ck_assert_msg(fabs(c[i * ldc + j] - want) <= 1e-6 * mag + 1e-7,
+                              "nt %dx%dx%d: C[%d][%d] = %.9g, want %.9g", m, n, k, i, j,
+                              (double)c[i * ldc + j], want);
+            }
+            for (int j = n; j < ldc; j++)
+                ck_assert_float_eq(c[i * ldc + j], -99.0f); /* past the block: untouched */
+        }
+        free(a), free(b), free(c), free(ah), free(bh);
+    }
+
+    /* C = A^T B over rows, both packed as row pairs: an odd row count
+     * pairs the last row with zero; 64-column blocks, masked edges */
+    static const int nn[][3] = {{1, 1, 1}, {6, 83, 37}, {9, 130, 32}, {4, 64, 2}, {5, 17, 3}};
+    for (size_t s = 0; s < sizeof nn / sizeof nn[0]; s++) {
+        const int m = nn[s][0], n = nn[s][1], rows = nn[s][2], kp = (rows + 1) / 2;
+        float *dy = malloc(sizeof(float) * rows * m), *x = malloc(sizeof(float) * rows * n);
+        float *c = malloc(sizeof(float) * m * n);
+        uint32_t *ap = malloc(4u * kp * m), *bp = malloc(4u * kp * n);
+        for (int i = 0; i < rows * m; i++)
+            dy[i] = (float)trand();
+        for (int i = 0; i < rows * n; i++)
+            x[i] = (float)trand();
+        nn_bf16_pairs(ap, m, dy, m, rows, 0, m);
+        nn_bf16_pairs(bp, n, x, n, rows, 0, n);
+        for (int q = 0; q < kp; q++) /* the packing itself */
+            for (int j = 0; j < n; j++) {
+                ck_assert_float_eq(bf16_value((uint16_t)bp[q * n + j]), bf16_ref(x[2 * q * n + j]));
+                ck_assert_float_eq(bf16_value((uint16_t)(bp[q * n + j] >> 16)),
+                                   2 * q + 1 < rows ? bf16_ref(x[(2 * q + 1) * n + j]) : 0.0f);
+            }
+        nn_kernel_nn_bf16(m, n, kp, ap, m, bp, n, c, n);
+        for (int i = 0; i < m; i++)
+            for (int j = 0; j < n; j++) {
+                double want = 0, mag = 0;
+                for (int r = 0; r < rows; r++) {
+                    want += (double)bf16_ref(dy[r * m + i]) * bf16_ref(x[r * n + j]);
+                    mag += fabs((double)dy[r * m + i] * x[r * n + j]);
+                }
+                ck_assert_msg(fabs(c[i * n + j] - want) <= 1e-6 * mag + 1e-7,
+                              "nn %dx%d over %d rows: C[%d][%d] = %.9g, want %.9g", m, n, rows, i,
+                              j, (double)c[i * n + j], want);
+            }
+        free(dy), free(x), free(c), free(ap), free(bp);
+    }
+}
+END_TEST
+
+/* One training forward and backward of 83 -> 130 ReLU -> 7 softmax
+ * cross-entropy in bf16, against a double reference that rounds what the
+ * library rounds (the operands of the forward products and of the weight
+ * gradients) and nothing else. It must be much closer to that reference
+ * than to the f32 one, so a run that ignored the precision would fail. */
+START_TEST(bf16_training_matches_reference)
+{
+    if (!have_bf16("bf16_training_matches_reference"))
+        return;
+    enum { IN = 83, H = 130, O = 7 };
+    const int n = _i ? 37 : 32;
+    nn_graph *g = mlp(IN, H, O, 0);
+    ck_assert_int_eq(nn_graph_set_training_precision(g, NN_PRECISION_BF16), NN_OK);
+    nn_tensor *w1, *b1, *w2, *b2, *gw1, *gb1, *gw2, *gb2, *x;
+    nn_graph_param(g, 0, &w1, &gw1);
+    nn_graph_param(g, 1, &b1, &gb1);
+    nn_graph_param(g, 2, &w2, &gw2);
+    nn_graph_param(g, 3, &b2, &gb2);
+    for (int64_t i = 0; i < nn_tensor_numel(b1); i++)
+        nn_tensor_data(b1)[i] = (float)(0.1 * trand());
+    for (int64_t i = 0; i < nn_tensor_numel(b2); i++)
+        nn_tensor_data(b2)[i] = (float)(0.1 * trand());
+    ck_assert_int_eq(nn_tensor_create(&x, 2, (int64_t[]){n, IN}), NN_OK);
+    int32_t labels[37];
+    for (int r = 0; r < n; r++) {
+        labels[r] = r % O;
+        for (int k = 0; k < IN; k++)
+            nn_tensor_data(x)[r * IN + k] = (float)trand();
+    }
+    float loss;
+    ck_assert_int_eq(nn_graph_forward_loss(g, x, labels, &loss), NN_OK);
+    ck_assert_int_eq(nn_graph_backward(g), NN_OK);
+
+    const float *X = nn_tensor_data(x), *W1 = nn_tensor_data(w1), *B1 = nn_tensor_data(b1);
+    const float *W2 = nn_tensor_data(w2), *B2 = nn_tensor_data(b2);
+    double err[2] = {0, 0}, scale = 0; /* max |library - reference|: bf16, f32 */
+    for (int bf = 0; bf < 2; bf++) {
+        static double h[37][H], d[37][O], dh[37][H];
+        double ref_loss = 0;
+#define RND(v) (bf ? (double)bf16_ref((float)(v)) : (double)(float)(v))
+        for (int r = 0; r < n; r++) {
+            for (int j = 0; j < H; j++) {
+                double s = B1[j];
+                for (int k = 0; k < IN; k++)
+                    s += RND(X[r * IN + k]) * RND(W1[j * IN + k]);
+                h[r][j] = s > 0 ? s : 0;
+            }
+            double z[O], zmax = -1e300, sum = 0;
+            for (int o = 0; o < O; o++) {
+                z[o] = B2[o];
+                for (int j = 0; j < H; j++)
+                    z[o] += RND(h[r][j]) * RND(W2[o * H + j]);
+                zmax = z[o] > zmax ? z[o] : zmax;
+            }
+            for (int o = 0; o < O; o++)
+                sum += exp(z[o] - zmax);
+            ref_loss -= (z[labels[r]] - zmax - log(sum)) / n;
+            for (int o = 0; o < O; o++)
+                d[r][o] = (exp(z[o] - zmax) / sum - (o == labels[r])) / n;
+            for (int j = 0; j < H; j++) {
+                double s = 0; /* the data gradient stays f32 */
+                for (int o = 0; o < O; o++)
+                    s += (double)(float)d[r][o] * W2[o * H + j];
+                dh[r][j] = h[r][j] > 0 ? s : 0;
+            }
+        }
+        double e = fabs(loss - ref_loss);
+        for (int o = 0; o < O; o++)
+            for (int j = 0; j < H; j++) {
+                double s = 0;
+                for (int r = 0; r < n; r++)
+                    s += RND(d[r][o]) * RND(h[r][j]);
+                e = fmax(e, fabs(nn_tensor_data(gw2)[o * H + j] - s));
+                scale = fmax(scale, fabs(s));
+            }
+        for (int j = 0; j < H; j++)
+            for (int k = 0; k < IN; k++) {
+                double s = 0;
+                for (int r = 0; r < n; r++)
+                    s += RND(dh[r][j]) * RND(X[r * IN + k]);
+                e = fmax(e, fabs(nn_tensor_data(gw1)[j * IN + k] - s));
+                scale = fmax(scale, fabs(s));
+            }
+        for (int j = 0; j < H; j++) {
+            double s = 0;
+            for (int r = 0; r < n; r++)
+                s += dh[r][j];
+            e = fmax(e, fabs(nn_tensor_data(gb1)[j] - s));
+        }
+#undef RND
+        err[bf ? 0 : 1] = e;
+    }
+    ck_assert_msg(err[0] <= 1e-5 * scale && err[0] * 100 < err[1],
+                  "batch %d: max error %.3g against the bf16 reference, %.3g against f32 "
+                  "(largest gradient %.3g)", n, err[0], err[1], scale);
+    nn_tensor_destroy(x);
+    nn_graph_destroy(g);
+}
+END_TEST
+
+START_TEST(bf16_precision_api)
+{
+    nn_graph *g = mlp(2, 16, 4, 0);
+    nn_tensor *x, *y;
+    ck_assert_int_eq(nn_tensor_create(&x, 2, (int64_t[]){8, 2}), NN_OK);
+    ck_assert_int_eq(nn_tensor_create(&y, 2, (int64_t[]){8, 4}), NN_OK);
+    int32_t labels[8];
+    float loss;
+    toy_batch(x, labels, 8);
+    ck_assert_int_eq(nn_graph_training_precision(NULL), NN_PRECISION_F32);
+    ck_assert_int_eq(nn_graph_training_precision(g), NN_PRECISION_F32);
+    ck_assert_int_eq(nn_graph_set_training_precision(NULL, NN_PRECISION_BF16),
+                     NN_ERR_INVALID_ARGUMENT);
+    ck_assert_int_eq(nn_graph_set_training_precision(g, (nn_precision)7), NN_ERR_INVALID_ARGUMENT);
+    ck_assert_str_eq(nn_last_error(),
+                     "nn_graph_set_training_precision: precision 7 is not an nn_precision");
+    /* without AVX512_BF16 (here: AVX-512 capped away) bf16 is refused */
+    nn_kernels_limit_isa(NN_ISA_AVX2);
+    ck_assert_int_eq(nn_graph_set_training_precision(g, NN_PRECISION_BF16), NN_ERR_UNSUPPORTED);
+    ck_assert_str_eq(nn_last_error(), "nn_graph_set_training_precision: bf16 needs a CPU with "
+                                      "AVX512_BF16, which this one lacks");
+    ck_assert_int_eq(nn_graph_training_precision(g), NN_PRECISION_F32);
+    nn_kernels_limit_isa(NN_ISA_AVX512);
+    ck_assert_int_eq(nn_graph_set_training_precision(g, NN_PRECISION_F32), NN_OK);
+    ck_assert_int_eq(nn_graph_forward_loss(g, x, labels, &loss), NN_OK);
+    ck_assert_int_eq(nn_graph_set_training_precision(g, NN_PRECISION_F32), NN_ERR_STATE);
+    ck_assert_int_eq(nn_graph_backward(g), NN_OK);
+    if (have_bf16("bf16_precision_api")) {
+        float f32[32], bf[32];
+        ck_assert_int_eq(nn_graph_forward(g, x, y), NN_OK);
+        memcpy(f32, nn_tensor_data(y), sizeof f32);
+        ck_assert_int_eq(nn_graph_set_training_precision(g, NN_PRECISION_BF16), NN_OK);
+        ck_assert_int_eq(nn_graph_training_precision(g), NN_PRECISION_BF16);
+        /* inference stays f32: the same bits */
+        ck_assert_int_eq(nn_graph_forward(g, x, y), NN_OK);
+        memcpy(bf, nn_tensor_data(y), sizeof bf);
+        ck_assert_mem_eq(f32, bf, sizeof f32);
+        /* and training works, then goes back to f32 */
+        ck_assert_int_eq(nn_graph_forward_loss(g, x, labels, &loss), NN_OK);
+        ck_assert_int_eq(nn_graph_backward(g), NN_OK);
+        ck_assert(isfinite(loss));
+        ck_assert_int_eq(nn_graph_set_training_precision(g, NN_PRECISION_F32), NN_OK);
+        ck_assert_int_eq(nn_graph_forward_loss(g, x, labels, &loss), NN_OK);
+        ck_assert_int_eq(nn_graph_backward(g), NN_OK);
+    }
+    nn_tensor_destroy(x);
+    nn_tensor_destroy(y);
+    nn_graph_destroy(g);
+}
+END_TEST
+
 Suite *make_suite(void)
 {
     Suite *s = suite_create("graph");
@@ -941,9 +1219,12 @@ Suite *make_suite(void)
     tcase_add_test(tc, build_errors);
     tcase_add_test(tc, run_errors_leave_graph_working);
     tcase_add_test(tc, steady_state_allocates_nothing);
-    tcase_add_loop_test(tc, bitwise_deterministic, 0, 3);
+    tcase_add_loop_test(tc, bitwise_deterministic, 0, 6);
     tcase_add_test(tc, many_batch_sizes);
     tcase_add_test(tc, pool_goes_solo_after_a_stall);
+    tcase_add_test(tc, bf16_kernels_match_reference);
+    tcase_add_loop_test(tc, bf16_training_matches_reference, 0, 2);
+    tcase_add_test(tc, bf16_precision_api);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -33,6 +33,13 @@ typedef enum nn_init {
     NN_INIT_HE_NORMAL = 3       /* N(0, 2 / fan_in) */
 } nn_init;
 
+/* Arithmetic of the matrix products in training passes. Values pinned,
+ * append-only. */
+typedef enum nn_precision {
+    NN_PRECISION_F32 = 0, /* the default: f32 throughout */
+    NN_PRECISION_BF16 = 1 /* bf16 operands, f32 sums: see nn_graph_set_training_precision */
+} nn_precision;
+
 /* Creates an empty graph whose input rows have in_features (>= 1) values.
  * On success *out owns the graph: release it with nn_graph_destroy(). */
 NN_API nn_status nn_graph_create(nn_graph **out, int64_t in_features);
@@ -96,6 +103,22 @@ NN_API nn_status nn_graph_forward_loss_targets(nn_graph *g, const nn_tensor *x,
  * parameter, overwriting the previous ones. NN_ERR_STATE without a
  * preceding training forward (each forward allows one backward). */
 NN_API nn_status nn_graph_backward(nn_graph *g);
+
+/* Sets the precision of the training passes' matrix products (forward
+ * with a loss, backward, nn_graph_train_step); nn_graph_forward() and
+ * nn_graph_evaluate() always compute in f32. With NN_PRECISION_BF16 the
+ * dense layers' forward products and weight gradients round both operands
+ * to bfloat16 (nearest even, subnormals to zero) and sum in f32; data
+ * gradients, biases, activations, the loss, parameters, gradients and the
+ * optimizer state stay f32. Faster on CPUs with AVX512_BF16, and changes
+ * results (docs/graph.md). Not stored in saved models.
+ * NN_ERR_UNSUPPORTED for bf16 where the CPU lacks AVX512_BF16 (and, at the
+ * next training forward, for graphs of more than 64 dense layers);
+ * NN_ERR_STATE between a training forward and its backward. */
+NN_API nn_status nn_graph_set_training_precision(nn_graph *g, nn_precision p);
+
+/* The training precision; NN_PRECISION_F32 for NULL. */
+NN_API nn_precision nn_graph_training_precision(const nn_graph *g);
 
 /* Number of parameter tensors (two per dense layer); 0 for NULL. */
 NN_API int nn_graph_param_count(const nn_graph *g);

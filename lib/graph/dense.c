@@ -103,7 +103,20 @@ nn_status nn_dense_forward_cols(nn_graph *g, int i, plan *p, const float *x, int
         return NN_OK;
     }
     nn_status s = NN_OK;
-    if (small_batch(p))
+    if (p->bf16) {
+        /* this chunk's weights rounded afresh (the optimizer, or the user
+         * through nn_graph_param, may have changed them since), then the
+         * product with the input rounded before this phase (parallel.c);
+         * and this task's share of the input packed for the weight
+         * gradient */
+        layer_plan *lp = &p->lp[i];
+        const float *w = g->values + l->w_off + c0 * l->in;
+        nn_bf16_round(lp->wbf + c0 * l->in, w, (c1 - c0) * l->in);
+        nn_kernel_nt_bf16(p->n, c1 - c0, l->in, lp->xbf, l->in, lp->wbf + c0 * l->in, l->in,
+                          y + c0, l->out);
+        nn_bf16_pairs(lp->xpairs, l->in, x, l->in, p->n, l->in * c0 / l->out,
+                      l->in * c1 / l->out);
+    } else if (small_batch(p))
         nn_kernel_nt(p->n, c1 - c0, l->in, x, l->in, g->values + l->w_off + c0 * l->in, l->in,
                      y + c0, l->out);
     else
@@ -145,7 +158,12 @@ nn_status nn_dense_backward_weights_rows(nn_graph *g, int i, plan *p, const floa
      * AVX2 the kernels' 6x16 blocks measured about 10 % faster than sgemm
      * (Zen 3: 151 against 168 us for 256 x 784 x 32). */
     nn_status s = NN_OK;
-    if (small_batch(p) && nn_kernels_isa() == NN_ISA_AVX2)
+    if (p->bf16) {
+        layer_plan *lp = &p->lp[i];
+        nn_bf16_pairs(lp->dypairs, l->out, dy, l->out, p->n, c0, c1);
+        nn_kernel_nn_bf16(c1 - c0, l->in, (p->n + 1) / 2, lp->dypairs + c0, l->out, lp->xpairs,
+                          l->in, g->grads + l->w_off + c0 * l->in, l->in);
+    } else if (small_batch(p) && nn_kernels_isa() == NN_ISA_AVX2)
         nn_kernel_nn(c1 - c0, l->in, p->n, dy + c0, 1, l->out, x, l->in,
                      g->grads + l->w_off + c0 * l->in, l->in);
     else
@@ -159,6 +177,13 @@ nn_status nn_dense_backward_weights_rows(nn_graph *g, int i, plan *p, const floa
             db[c] += dyr[c];
     }
     return s;
+}
+
+void nn_dense_round_input(nn_graph *g, int i, plan *p, const float *x, int64_t c0, int64_t c1)
+{
+    const int64_t in = g->layers[i].in;
+    for (int64_t r = 0; r < p->n; r++)
+        nn_bf16_round(p->lp[i].xbf + r * in + c0, x + r * in + c0, c1 - c0);
 }
 
 nn_status nn_dense_backward_data_cols(nn_graph *g, int i, plan *p, float *dx, int64_t c0,

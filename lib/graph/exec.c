@@ -5,6 +5,7 @@
 #include <nn/threads.h>
 #include "core/pool.h"
 #include "graph_impl.h"
+#include "kernels.h"
 
 static void plan_free(nn_graph *g, plan *p)
 {
@@ -63,6 +64,18 @@ static int64_t plan_layout(nn_graph *g, plan *p, float *buf)
             TAKE(lp->dy, n * l->out);
         if (p->training && l->kind == LAYER_DROPOUT)
             TAKE(lp->mask, n * l->out);
+        if (p->bf16 && l->kind == LAYER_DENSE) {
+            /* bf16 halves and uint32 pairs, counted in floats */
+            float *wbf = NULL, *xbf = NULL, *xpairs = NULL, *dypairs = NULL;
+            TAKE(wbf, (l->out * l->in + 1) / 2);
+            TAKE(xbf, (n * l->in + 1) / 2);
+            TAKE(xpairs, (n + 1) / 2 * l->in);
+            TAKE(dypairs, (n + 1) / 2 * l->out);
+            lp->wbf = (uint16_t *)(void *)wbf;
+            lp->xbf = (uint16_t *)(void *)xbf;
+            lp->xpairs = (uint32_t *)(void *)xpairs;
+            lp->dypairs = (uint32_t *)(void *)dypairs;
+        }
     }
     if (p->training) {
         float *labels = NULL;
@@ -82,6 +95,7 @@ static nn_status plan_build(nn_graph *g, int64_t n, int training, plan **out)
         return nn_fail(NN_ERR_OUT_OF_MEMORY, "no memory for a batch-size-%lld plan", (long long)n);
     p->n = n;
     p->training = training;
+    p->bf16 = training && g->training_precision == NN_PRECISION_BF16;
     p->lp = nn_mem_calloc((size_t)(g->nlayers ? g->nlayers : 1) * sizeof *p->lp);
     if (!p->lp) {
         s = nn_fail(NN_ERR_OUT_OF_MEMORY, "no memory for a batch-size-%lld plan", (long long)n);
@@ -104,6 +118,12 @@ static nn_status plan_build(nn_graph *g, int64_t n, int training, plan **out)
         s = nn_parallel_plan(g, p);
         if (s != NN_OK)
             goto fail;
+    }
+    if (p->bf16 && (!p->fast || !nn_kernels_bf16())) {
+        s = nn_fail(NN_ERR_UNSUPPORTED,
+                    !p->fast ? "bf16 training needs a graph of at most 64 dense layers"
+                             : "bf16 training needs a CPU with AVX512_BF16");
+        goto fail;
     }
     for (int i = 0; i < g->nlayers && s == NN_OK && !p->fast; i++) {
         switch (g->layers[i].kind) {

@@ -4,6 +4,7 @@
 
 #include "core/pool.h"
 #include "graph_impl.h"
+#include "kernels.h"
 
 void nn_graph_free_plans(nn_graph *g);
 
@@ -206,6 +207,32 @@ nn_status nn_graph_add_leaky_relu(nn_graph *g, float alpha)
                        "nn_graph_add_leaky_relu: alpha is %g, must be finite and >= 0",
                        (double)alpha);
     return add_eltwise(g, __func__, NN_BK_RELU, alpha);
+}
+
+nn_status nn_graph_set_training_precision(nn_graph *g, nn_precision p)
+{
+    if (!g)
+        return nn_fail(NN_ERR_INVALID_ARGUMENT, "nn_graph_set_training_precision: g is NULL");
+    if (p != NN_PRECISION_F32 && p != NN_PRECISION_BF16)
+        return nn_fail(NN_ERR_INVALID_ARGUMENT,
+                       "nn_graph_set_training_precision: precision %d is not an nn_precision",
+                       (int)p);
+    if (g->pending)
+        return nn_fail(NN_ERR_STATE, "nn_graph_set_training_precision: a training forward "
+                                     "awaits its backward");
+    if (p == NN_PRECISION_BF16 && !nn_kernels_bf16())
+        return nn_fail(NN_ERR_UNSUPPORTED, "nn_graph_set_training_precision: bf16 needs a CPU "
+                                           "with AVX512_BF16, which this one lacks");
+    if (p != g->training_precision) {
+        nn_graph_free_plans(g); /* rebuilt on next use, with or without bf16 buffers */
+        g->training_precision = p;
+    }
+    return NN_OK;
+}
+
+nn_precision nn_graph_training_precision(const nn_graph *g)
+{
+    return g ? g->training_precision : NN_PRECISION_F32;
 }
 
 nn_status nn_graph_add_dropout(nn_graph *g, float rate)

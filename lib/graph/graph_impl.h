@@ -46,6 +46,11 @@ typedef struct layer_plan {
     float *y;           /* output [N, O]; NULL where it is the input's (fused
                            activation, MSE head, dropout at inference) */
     float *dy;          /* gradient of the loss w.r.t. y (training plans) */
+    /* dense layers of bf16 training plans (kernels_bf16.c) */
+    uint16_t *wbf;      /* W [O, I] rounded to bf16, redone every forward */
+    uint16_t *xbf;      /* the layer's input x [N, I] rounded to bf16 */
+    uint32_t *xpairs;   /* the layer's input x as row pairs [ceil(N/2), I] */
+    uint32_t *dypairs;  /* dy as row pairs [ceil(N/2), O] */
     uint64_t key;       /* dropout: this forward's mask key */
 } layer_plan;
 
@@ -66,6 +71,7 @@ typedef struct phase {
 typedef struct plan {
     int64_t n;
     int training;
+    int bf16;           /* training plan whose dense products run in bf16 */
     uint64_t last_used;
     float *buf;         /* the one allocation behind every buffer below */
     float *x;           /* training: the copied input [N, in] */
@@ -91,6 +97,7 @@ struct nn_graph {
     layer *layers;
     int nlayers, cap_layers;
     int first_dense;    /* index of the first dense layer, -1 if none */
+    nn_precision training_precision;
 
     float *values, *grads; /* all parameters / gradients, one allocation each */
     int64_t numel;
@@ -135,6 +142,9 @@ nn_status nn_dense_forward_cols(nn_graph *g, int i, plan *p, const float *x, int
                                 int64_t c1);
 nn_status nn_dense_backward_weights_rows(nn_graph *g, int i, plan *p, const float *x,
                                          int64_t c0, int64_t c1);
+/* bf16 plans: rounds columns c0..c1-1 of dense layer i's input x [N, I]
+ * into its xbf. */
+void nn_dense_round_input(nn_graph *g, int i, plan *p, const float *x, int64_t c0, int64_t c1);
 nn_status nn_dense_backward_data_cols(nn_graph *g, int i, plan *p, float *dx, int64_t c0,
                                       int64_t c1);
 /* Activations on columns c0..c1-1 of [n, out] rows (threaded executor):

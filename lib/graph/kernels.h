@@ -43,4 +43,28 @@ void nn_kernel_nn(int64_t m, int64_t n, int64_t k, const float *a, int64_t ars, 
 void nn_kernel_rows_dot(const float *x, const float *w, const float *b, float *y, int64_t n,
                         int64_t in, int64_t out, int64_t c0, int64_t c1, int reverse);
 
+/* ---- bfloat16 (kernels_bf16.c), for NN_PRECISION_BF16 training ---- */
+
+/* Whether the CPU has AVX512_BF16 (and AVX-512 is not capped by
+ * nn_kernels_limit_isa): the functions below may only be called if so. */
+int nn_kernels_bf16(void);
+
+/* dst[i] = src[i] rounded to bf16 (nearest even, subnormals to zero). */
+void nn_bf16_round(uint16_t *dst, const float *src, int64_t n);
+
+/* Pairs of rows: dst[q * ldd + j] holds src rows 2q (low half) and 2q+1
+ * (high half; 0 past the last row) of column j, rounded to bf16, for
+ * 2q < rows and j0 <= j < j1. src row r starts at src + r * lds. */
+void nn_bf16_pairs(uint32_t *dst, int64_t ldd, const float *src, int64_t lds, int64_t rows,
+                   int64_t j0, int64_t j1);
+
+/* C[m, n] = A[m, k] B[n, k]^T, both bf16, rows contiguous along k. */
+void nn_kernel_nt_bf16(int64_t m, int64_t n, int64_t k, const uint16_t *a, int64_t lda,
+                       const uint16_t *b, int64_t ldb, float *c, int64_t ldc);
+
+/* C[m, n] = A B over k = 2 kp, operands as nn_bf16_pairs packs them: pair q
+ * of A's row i at a[q * lda + i], of B's column j at b[q * ldb + j]. */
+void nn_kernel_nn_bf16(int64_t m, int64_t n, int64_t kp, const uint32_t *a, int64_t lda,
+                       const uint32_t *b, int64_t ldb, float *c, int64_t ldc);
+
 #endif

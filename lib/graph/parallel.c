@@ -250,10 +250,15 @@ static void run_task(void *arg, int k)
     const layer *l = &g->layers[t->layer];
     const float *x = nn_layer_out(g, p, l->input, r->x);
     switch (t->kind) {
-    case T_FWD:
+    case T_FWD: {
+        int next = group_end(g, t->layer) + 1;
         record(r, nn_dense_forward_cols(g, t->layer, p, x, t->c0, t->c1));
-        chain_forward(r, t->layer + 1, group_end(g, t->layer), t->c0, t->c1);
+        chain_forward(r, t->layer + 1, next - 1, t->c0, t->c1);
+        if (p->bf16 && next < g->nlayers && g->layers[next].kind == LAYER_DENSE)
+            nn_dense_round_input(g, next, p, nn_layer_out(g, p, g->layers[next].input, r->x),
+                                 t->c0, t->c1);
         break;
+    }
     case T_GRAD_LAST:
         record(r, nn_dense_backward_weights_rows(g, t->layer, p, x, t->c0, t->c1));
         if (t->layer == g->first_dense)
@@ -358,6 +363,10 @@ nn_status nn_parallel_forward(nn_graph *g, plan *p, const float *x, float *loss)
         lead_end--;
     if (lead_end >= 0)
         chain_forward(&r, 0, lead_end, 0, g->in_features);
+    if (p->bf16 && g->first_dense >= 0) /* later dense layers' inputs: in run_task */
+        nn_dense_round_input(g, g->first_dense, p,
+                             nn_layer_out(g, p, g->layers[g->first_dense].input, x), 0,
+                             g->in_features);
     /* inference on column chunks keeps each chunk on one thread, so its
      * weights stay in that core's cache; training and row blocks balance
      * load instead */
