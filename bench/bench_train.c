@@ -64,7 +64,7 @@ typedef struct options {
     long threads, epochs, batch, warmup;
     double fraction; /* share of each epoch's steps that is timed, then scaled up */
     uint64_t seed;
-    int json, help, ftz;
+    int json, help, ftz, bf16;
 } options;
 
 /* ---------------------------------------------------------------- options */
@@ -88,6 +88,9 @@ static void usage(FILE *f)
         "  --ftz           flush subnormal floats to zero (x86 MXCSR FTZ and DAZ) in this\n"
         "                  thread before libnn starts its threads, which inherit it; an\n"
         "                  experiment: libnn itself does not do this\n"
+        "  --bf16          train with nn_graph_set_training_precision(NN_PRECISION_BF16):\n"
+        "                  bf16 matrix products, f32 sums and parameters (needs AVX512_BF16);\n"
+        "                  inference stays f32. The GEMM peak stays the f32 sgemm's\n"
         "  --json          print one JSON line instead of the report\n"
         "  --help          show this help and exit\n");
 }
@@ -125,6 +128,10 @@ static int parse_args(int argc, char **argv, options *o)
         }
         if (strcmp(a, "--ftz") == 0) {
             o->ftz = 1;
+            continue;
+        }
+        if (strcmp(a, "--bf16") == 0) {
+            o->bf16 = 1;
             continue;
         }
         if (i + 1 >= argc)
@@ -334,6 +341,7 @@ int main(int argc, char **argv)
         nn_graph_add_dense(g, CLASSES) != NN_OK ||
         nn_graph_add_softmax_cross_entropy(g) != NN_OK ||
         nn_graph_init_params(g, NN_INIT_GLOROT_UNIFORM, o.seed) != NN_OK ||
+        (o.bf16 && nn_graph_set_training_precision(g, NN_PRECISION_BF16) != NN_OK) ||
         nn_adam_create(&opt, g, 1e-3f) != NN_OK || nn_adam_set_epsilon(opt, 1e-7f) != NN_OK) {
         lib_error("building the network");
         goto done;
@@ -453,8 +461,9 @@ int main(int argc, char **argv)
 
     if (o.json) {
         printf("{\"impl\":\"libnn\",\"threads\":%d,\"batch\":%" PRId64 ",\"epochs\":%ld,"
-               "\"fraction\":%.4f,\"ftz\":%d,\"epoch_s\":[",
-               nn_get_num_threads(), batch, o.epochs, (double)timed_steps / (double)steps, o.ftz);
+               "\"fraction\":%.4f,\"ftz\":%d,\"precision\":\"%s\",\"epoch_s\":[",
+               nn_get_num_threads(), batch, o.epochs, (double)timed_steps / (double)steps, o.ftz,
+               o.bf16 ? "bf16" : "f32");
         for (long e = 0; e < o.epochs; e++)
             printf("%s%.4f", e ? "," : "", epoch_s[e]);
         printf("],\"epoch_median_s\":%.4f,\"epoch_min_s\":%.4f,\"samples_per_s\":%.1f,\"gflops\":%.2f,"
@@ -469,6 +478,8 @@ int main(int argc, char **argv)
                batch, ntr, o.warmup);
         if (o.ftz)
             printf("subnormals flushed to zero (--ftz)\n");
+        if (o.bf16)
+            printf("training precision bf16 (--bf16): bf16 products, f32 sums; inference f32\n");
         if (timed_steps < steps)
             printf("timing %" PRId64 " of %" PRId64 " steps per epoch, scaled to a full epoch\n",
                    timed_steps, steps);
