@@ -122,17 +122,20 @@ nn_status nn_parallel_plan(nn_graph *g, plan *p)
         /* first backward phase: last layer's weight gradient, and the phase
          * of the layer before it */
         open_phase(p, &np, nt);
-        add_tasks(p, &nt, T_GRAD_LAST, dense[m - 1], g->layers[dense[m - 1]].out);
         for (int j = m - 2; j >= 0; j--) {
             if (j < m - 2)
                 open_phase(p, &np, nt);
             add_tasks(p, &nt, T_CHAIN, dense[j], g->layers[dense[j]].out);
             if (j + 2 < m)  /* Dj+2's old weights were last read in the phase before */
                 add_tasks(p, &nt, T_UPDATE, dense[j + 2], g->layers[dense[j + 2]].out);
+            if (j == m - 2) /* last, so that chunk k lands where its forward ran */
+                add_tasks(p, &nt, T_GRAD_LAST, dense[m - 1], g->layers[dense[m - 1]].out);
             close_phase(p, &np, nt);
         }
-        if (m == 1)
+        if (m == 1) {
+            add_tasks(p, &nt, T_GRAD_LAST, dense[0], g->layers[dense[0]].out);
             close_phase(p, &np, nt);
+        }
         if (m >= 2) {       /* D1 was read by the last phase */
             open_phase(p, &np, nt);
             add_tasks(p, &nt, T_UPDATE, dense[1], g->layers[dense[1]].out);
@@ -367,11 +370,12 @@ nn_status nn_parallel_forward(nn_graph *g, plan *p, const float *x, float *loss)
         nn_dense_round_input(g, g->first_dense, p,
                              nn_layer_out(g, p, g->layers[g->first_dense].input, x), 0,
                              g->in_features);
-    /* inference on column chunks keeps each chunk on one thread, so its
-     * weights stay in that core's cache; training and row blocks balance
-     * load instead */
+    /* column chunks go to fixed threads (the pool's static split), so a
+     * chunk's weights and optimizer state stay in one core's caches from
+     * step to step: the backward phases list chunk k at the same place as
+     * the forward (T_GRAD_LAST last). Row blocks balance load instead. */
     int rows = p->nfwd > 0 && p->tasks[p->phases[0].first].kind == T_ROWS;
-    s = run_phases(&r, 0, p->nfwd, p->training || rows);
+    s = run_phases(&r, 0, p->nfwd, rows);
     const layer *head = g->nlayers ? &g->layers[g->nlayers - 1] : NULL;
     if (s == NN_OK && head && layer_is_head(head)) {
         const float *in = nn_layer_out(g, p, head->input, x);
@@ -415,7 +419,7 @@ nn_status nn_parallel_backward(nn_graph *g, plan *p, const nn_param_hook *hook)
         last_dense--;
     if (top > last_dense)
         chain_backward(&r, last_dense + 1, top, 0, g->layers[top].out);
-    s = run_phases(&r, p->nfwd, p->nbwd, 1);
+    s = run_phases(&r, p->nfwd, p->nbwd, 0);
     pool_leave(m);
     return s;
 }
