@@ -910,24 +910,24 @@ START_TEST(pool_goes_solo_after_a_stall)
     nn_pool *pool = NULL;
     ck_assert_int_eq(nn_pool_create(&pool, 2), NN_OK);
     pool_probe pp = {.sleep_task1 = 0};
-    nn_pool_run(pool, 2, pool_probe_task, &pp, 0);
+    nn_pool_run(pool, 2, pool_probe_task, &pp, NN_POOL_STATIC);
     ck_assert(pthread_equal(pp.ran_on[0], pthread_self()));
     ck_assert(!pthread_equal(pp.ran_on[1], pthread_self()));
 
     past_any_solo_period();
     int64_t before = nn_pool_stalls(pool);
     pp.sleep_task1 = 1;
-    nn_pool_run(pool, 2, pool_probe_task, &pp, 0);
+    nn_pool_run(pool, 2, pool_probe_task, &pp, NN_POOL_STATIC);
     ck_assert(!pthread_equal(pp.ran_on[1], pthread_self()));
     ck_assert_int_eq(nn_pool_stalls(pool), before + 1);
 
     pp.sleep_task1 = 0;
-    nn_pool_run(pool, 2, pool_probe_task, &pp, 0);
+    nn_pool_run(pool, 2, pool_probe_task, &pp, NN_POOL_STATIC);
     ck_assert_msg(pthread_equal(pp.ran_on[1], pthread_self()),
                   "right after a stall, the caller runs every task");
 
     past_any_solo_period();
-    nn_pool_run(pool, 2, pool_probe_task, &pp, 0);
+    nn_pool_run(pool, 2, pool_probe_task, &pp, NN_POOL_STATIC);
     ck_assert_msg(!pthread_equal(pp.ran_on[1], pthread_self()),
                   "after the solo period, the worker takes part again");
     nn_pool_destroy(pool);

@@ -23,9 +23,9 @@
 enum { SPIN_ROUNDS = 4000 };
 
 #define STALL_NS 1000000LL        /* 1 ms: longer than a task, shorter than a time slice */
-#define SOLO_MIN_NS 20000000LL    /* 20 ms */
+#define SOLO_MIN_NS 2000000LL     /* 2 ms */
 #define SOLO_MAX_NS 640000000LL   /* 0.64 s */
-#define CALM_NS 2000000000LL      /* 2 s without a stall: back to SOLO_MIN_NS */
+#define CALM_NS 50000000LL        /* 50 ms without a stall: back to SOLO_MIN_NS */
 
 #if defined(__SSE__) || defined(__x86_64__)
 #include <xmmintrin.h>
@@ -77,6 +77,11 @@ struct nn_pool {
     /* Stable while any task of the current run is unfinished. */
     nn_pool_fn *fn;
     void *ctx;
+    int steal;             /* static run whose leftover tasks others may take */
+    /* Static runs: thread k's range as generation (32 bits) | next task,
+     * one cache line each; claimed by compare-and-swap, so a thread from an
+     * earlier run (another generation) can never take a task. */
+    struct range { _Atomic uint64_t next; char pad[56]; } *ranges;
     /* The caller runs alone until solo_until; solo_ns is the next stall's
      * solo period; calm_from, when the last solo period ended; stalls, the
      * stalls seen (for tests and benches). */
@@ -118,12 +123,22 @@ static void do_tasks(nn_pool *p, int id, uint32_t gen)
         return;
     int ntasks = T_TASKS(t);
     if (T_STATIC(t)) {
-        /* this thread's tasks cannot finish without it: fields are stable */
-        int k0 = (int)((int64_t)ntasks * id / p->nthreads);
-        int k1 = (int)((int64_t)ntasks * (id + 1) / p->nthreads);
-        for (int k = k0; k < k1; k++) {
-            p->fn(p->ctx, k);
-            finish_task(p, ntasks);
+        /* this thread's range first; in a stealing run, then what is left
+         * of the others' (a descheduled thread holds up one task, not its
+         * whole range) */
+        int last = p->steal ? id + p->nthreads : id + 1;
+        for (int j = id; j < last; j++) {
+            int r = j % p->nthreads;
+            int64_t end = (int64_t)ntasks * (r + 1) / p->nthreads;
+            _Atomic uint64_t *rn = &p->ranges[r].next;
+            uint64_t w = atomic_load(rn);
+            while (T_GEN(w) == gen && (int64_t)(uint32_t)w < end) {
+                if (atomic_compare_exchange_weak(rn, &w, w + 1)) {
+                    p->fn(p->ctx, (int)(uint32_t)w);
+                    finish_task(p, ntasks);
+                    w = atomic_load(rn);
+                }
+            }
         }
         return;
     }
@@ -189,6 +204,13 @@ nn_status nn_pool_create(nn_pool **out, int nthreads)
         }
         args = (worker_arg *)(void *)(p->workers + (nthreads - 1));
     }
+    p->ranges = nn_mem_calloc((size_t)nthreads * sizeof *p->ranges);
+    if (!p->ranges) {
+        int n = p->nthreads;
+        p->nthreads = 1; /* no worker started yet */
+        nn_pool_destroy(p);
+        return nn_fail(NN_ERR_OUT_OF_MEMORY, "no memory for a %d-thread pool", n);
+    }
     for (int k = 1; k < nthreads; k++) {
         args[k - 1].p = p;
         args[k - 1].id = k;
@@ -216,6 +238,7 @@ void nn_pool_destroy(nn_pool *p)
     pthread_cond_destroy(&p->done_cv);
     pthread_mutex_destroy(&p->mu);
     nn_mem_free(p->workers);
+    nn_mem_free(p->ranges);
     nn_mem_free(p);
 }
 
@@ -244,7 +267,7 @@ static void watch_stall(nn_pool *p, int64_t t0, int64_t t1, int64_t t2)
         p->solo_ns *= 2;
 }
 
-void nn_pool_run(nn_pool *p, int ntasks, nn_pool_fn *fn, void *ctx, int dynamic)
+void nn_pool_run(nn_pool *p, int ntasks, nn_pool_fn *fn, void *ctx, int mode)
 {
     int64_t t0 = p->nthreads > 1 && ntasks > 1 ? now_ns() : 0;
     if (p->nthreads == 1 || ntasks <= 1 || t0 < p->solo_until) {
@@ -254,9 +277,15 @@ void nn_pool_run(nn_pool *p, int ntasks, nn_pool_fn *fn, void *ctx, int dynamic)
     }
     p->fn = fn;
     p->ctx = ctx;
+    p->steal = mode == NN_POOL_AFFINE;
     atomic_store(&p->done, 0);
     uint32_t gen = T_GEN(atomic_load(&p->ticket)) + 1;
-    atomic_store(&p->ticket, ((uint64_t)gen << 32) | ((uint64_t)!dynamic << 31) |
+    if (mode != NN_POOL_DYNAMIC)
+        for (int r = 0; r < p->nthreads; r++)
+            atomic_store(&p->ranges[r].next,
+                         ((uint64_t)gen << 32) | (uint64_t)((int64_t)ntasks * r / p->nthreads));
+    atomic_store(&p->ticket, ((uint64_t)gen << 32) |
+                                 ((uint64_t)(mode != NN_POOL_DYNAMIC) << 31) |
                                  ((uint64_t)ntasks << 16));
     if (atomic_load(&p->sleepers) > 0) {
         pthread_mutex_lock(&p->mu);

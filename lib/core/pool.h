@@ -33,11 +33,17 @@ int nn_pool_threads(const nn_pool *p);
  * pool.c); each sends the pool's work to the caller alone for a while. */
 int64_t nn_pool_stalls(const nn_pool *p);
 
+/* How nn_pool_run shares tasks out. Static: thread k (the caller is 0)
+ * runs the contiguous range ntasks*k/n .. ntasks*(k+1)/n - 1, so each
+ * thread touches the same data every call (weights stay in its cache).
+ * Affine: the same ranges, but a thread done with its own takes what is
+ * left of the others', so a descheduled thread holds up one task at most.
+ * Dynamic: each thread takes the next undone task. */
+enum { NN_POOL_STATIC = 0, NN_POOL_DYNAMIC = 1, NN_POOL_AFFINE = 2 };
+
 /* Runs tasks 0..ntasks-1 (at most 32767) and returns when all are done,
- * on the caller alone for a while after a stall (pool.c). Dynamic: each
- * thread takes the next undone task, so a slow thread does fewer. Static:
- * task t runs on thread t % nthreads, so each thread touches the same data
- * every call (weights stay in its cache). Allocates nothing. */
-void nn_pool_run(nn_pool *p, int ntasks, nn_pool_fn *fn, void *ctx, int dynamic);
+ * on the caller alone for a while after a stall (pool.c), mode one of
+ * NN_POOL_*. Allocates nothing. */
+void nn_pool_run(nn_pool *p, int ntasks, nn_pool_fn *fn, void *ctx, int mode);
 
 #endif

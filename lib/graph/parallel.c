@@ -332,18 +332,18 @@ nn_status nn_graph_run_tasks(nn_graph *g, int ntasks, void (*fn)(void *ctx, int 
     nn_status s = pool_enter(g, &m);
     if (s != NN_OK)
         return s;
-    nn_pool_run(g->pool, ntasks, fn, ctx, 1);
+    nn_pool_run(g->pool, ntasks, fn, ctx, NN_POOL_DYNAMIC);
     pool_leave(m);
     return NN_OK;
 }
 
-static nn_status run_phases(run_ctx *r, int first, int count, int dynamic)
+static nn_status run_phases(run_ctx *r, int first, int count, int mode)
 {
     for (int ph = first; ph < first + count; ph++) {
         r->tasks = r->p->tasks + r->p->phases[ph].first;
         if (!r->hook && r->tasks[0].kind == T_UPDATE)
             continue; /* updates only, and nobody to apply them */
-        nn_pool_run(r->g->pool, r->p->phases[ph].count, run_task, r, dynamic);
+        nn_pool_run(r->g->pool, r->p->phases[ph].count, run_task, r, mode);
         if (atomic_load(&r->status) != NN_OK)
             return (nn_status)atomic_load(&r->status);
     }
@@ -370,12 +370,14 @@ nn_status nn_parallel_forward(nn_graph *g, plan *p, const float *x, float *loss)
         nn_dense_round_input(g, g->first_dense, p,
                              nn_layer_out(g, p, g->layers[g->first_dense].input, x), 0,
                              g->in_features);
-    /* column chunks go to fixed threads (the pool's static split), so a
+    /* column chunks go to fixed threads (the pool's static ranges), so a
      * chunk's weights and optimizer state stay in one core's caches from
      * step to step: the backward phases list chunk k at the same place as
-     * the forward (T_GRAD_LAST last). Row blocks balance load instead. */
+     * the forward (T_GRAD_LAST last). In training a thread done with its
+     * range takes what is left of a late one's. Row blocks balance load. */
     int rows = p->nfwd > 0 && p->tasks[p->phases[0].first].kind == T_ROWS;
-    s = run_phases(&r, 0, p->nfwd, rows);
+    s = run_phases(&r, 0, p->nfwd,
+                   rows ? NN_POOL_DYNAMIC : p->training ? NN_POOL_AFFINE : NN_POOL_STATIC);
     const layer *head = g->nlayers ? &g->layers[g->nlayers - 1] : NULL;
     if (s == NN_OK && head && layer_is_head(head)) {
         const float *in = nn_layer_out(g, p, head->input, x);
@@ -419,7 +421,7 @@ nn_status nn_parallel_backward(nn_graph *g, plan *p, const nn_param_hook *hook)
         last_dense--;
     if (top > last_dense)
         chain_backward(&r, last_dense + 1, top, 0, g->layers[top].out);
-    s = run_phases(&r, p->nfwd, p->nbwd, 0);
+    s = run_phases(&r, p->nfwd, p->nbwd, NN_POOL_AFFINE);
     pool_leave(m);
     return s;
 }
