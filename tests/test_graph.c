@@ -8,6 +8,7 @@
 
 #include <nn/nn.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <time.h>
 
 #include "core/pool.h"
@@ -934,6 +935,47 @@ START_TEST(pool_goes_solo_after_a_stall)
 }
 END_TEST
 
+/* Affine runs: every task exactly once; a thread whose task sleeps has the
+ * rest of its range taken by the caller. */
+typedef struct affine_probe {
+    atomic_int runs[40];
+    pthread_t ran_on[40];
+} affine_probe;
+
+static void affine_probe_task(void *ctx, int task)
+{
+    affine_probe *ap = ctx;
+    atomic_fetch_add(&ap->runs[task], 1);
+    ap->ran_on[task] = pthread_self();
+    if (task == 20) { /* the first of the worker's range */
+        struct timespec d = {0, 20000000};
+        nanosleep(&d, NULL);
+    }
+}
+
+START_TEST(pool_affine_steals_from_a_late_thread)
+{
+    nn_pool *pool = NULL;
+    ck_assert_int_eq(nn_pool_create(&pool, 2), NN_OK);
+    past_any_solo_period();
+    for (int rep = 0; rep < 3; rep++) {
+        affine_probe ap;
+        memset(&ap, 0, sizeof ap);
+        nn_pool_run(pool, 40, affine_probe_task, &ap, NN_POOL_AFFINE);
+        int stolen = 0;
+        for (int k = 0; k < 40; k++) {
+            ck_assert_int_eq(atomic_load(&ap.runs[k]), 1);
+            stolen += k > 20 && pthread_equal(ap.ran_on[k], pthread_self());
+        }
+        /* whoever took task 20 slept 20 ms: the other thread ran tasks 21..39 */
+        if (!pthread_equal(ap.ran_on[20], pthread_self()))
+            ck_assert_int_eq(stolen, 19);
+        past_any_solo_period();
+    }
+    nn_pool_destroy(pool);
+}
+END_TEST
+
 /* ---- bf16 training (NN_PRECISION_BF16, kernels_bf16.c) ---- */
 
 /* Round to nearest even, for finite normal values and zero. */
@@ -1222,6 +1264,7 @@ Suite *make_suite(void)
     tcase_add_loop_test(tc, bitwise_deterministic, 0, 6);
     tcase_add_test(tc, many_batch_sizes);
     tcase_add_test(tc, pool_goes_solo_after_a_stall);
+    tcase_add_test(tc, pool_affine_steals_from_a_late_thread);
     tcase_add_test(tc, bf16_kernels_match_reference);
     tcase_add_loop_test(tc, bf16_training_matches_reference, 0, 2);
     tcase_add_test(tc, bf16_precision_api);
