@@ -997,6 +997,16 @@ static float bf16_value(uint16_t h)
     return v;
 }
 
+/* n uniform values in [-1, 1), in new memory. */
+static float *random_floats(int n)
+{
+    float *v = malloc(sizeof(float) * (size_t)n);
+    ck_assert_ptr_nonnull(v);
+    for (int i = 0; i < n; i++)
+        v[i] = (float)trand();
+    return v;
+}
+
 static int have_bf16(const char *test)
 {
     nn_kernels_limit_isa(NN_ISA_AVX512);
@@ -1026,13 +1036,10 @@ START_TEST(bf16_kernels_match_reference)
     static const int nt[][3] = {{1, 1, 1}, {5, 7, 31}, {9, 10, 33}, {32, 67, 83}, {33, 5, 64}};
     for (size_t s = 0; s < sizeof nt / sizeof nt[0]; s++) {
         const int m = nt[s][0], n = nt[s][1], k = nt[s][2], ldc = n + 3;
-        float *a = malloc(sizeof(float) * m * k), *b = malloc(sizeof(float) * n * k);
+        float *a = random_floats(m * k), *b = random_floats(n * k);
         float *c = malloc(sizeof(float) * m * ldc);
         uint16_t *ah = malloc(2u * m * k), *bh = malloc(2u * n * k);
-        for (int i = 0; i < m * k; i++)
-            a[i] = (float)trand();
-        for (int i = 0; i < n * k; i++)
-            b[i] = (float)trand();
+        ck_assert(c && ah && bh);
         for (int i = 0; i < m * ldc; i++)
             c[i] = -99.0f;
         nn_bf16_round(ah, a, m * k);
@@ -1060,13 +1067,10 @@ START_TEST(bf16_kernels_match_reference)
     static const int nn[][3] = {{1, 1, 1}, {6, 83, 37}, {9, 130, 32}, {4, 64, 2}, {5, 17, 3}};
     for (size_t s = 0; s < sizeof nn / sizeof nn[0]; s++) {
         const int m = nn[s][0], n = nn[s][1], rows = nn[s][2], kp = (rows + 1) / 2;
-        float *dy = malloc(sizeof(float) * rows * m), *x = malloc(sizeof(float) * rows * n);
+        float *dy = random_floats(rows * m), *x = random_floats(rows * n);
         float *c = malloc(sizeof(float) * m * n);
         uint32_t *ap = malloc(4u * kp * m), *bp = malloc(4u * kp * n);
-        for (int i = 0; i < rows * m; i++)
-            dy[i] = (float)trand();
-        for (int i = 0; i < rows * n; i++)
-            x[i] = (float)trand();
+        ck_assert(c && ap && bp);
         nn_bf16_pairs(ap, m, dy, m, rows, 0, m);
         nn_bf16_pairs(bp, n, x, n, rows, 0, n);
         for (int q = 0; q < kp; q++) /* the packing itself */

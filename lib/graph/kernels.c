@@ -16,6 +16,8 @@
 #include <immintrin.h>
 #include <stdatomic.h>
 
+#include "kernels_avx512.h"
+
 #define AVX512 __attribute__((target("avx512f,fma")))
 #define AVX2 __attribute__((target("avx2,fma")))
 
@@ -49,28 +51,6 @@ void nn_kernels_limit_isa(int isa)
 }
 
 /* ---- C[M,N] = A[M,K] B[N,K]^T: both operands run along K ---- */
-
-/* Sixteen vector sums (4 rows x 4 columns) to one vector whose lane
- * 4i + j is the sum of acc[4i + j]: pairwise transposing adds. */
-AVX512 static inline __m512 reduce16(const __m512 a[16])
-{
-    __m512 t[8], u[4];
-#pragma GCC unroll 8
-    for (int i = 0; i < 8; i++)
-        t[i] = _mm512_add_ps(_mm512_unpacklo_ps(a[2 * i], a[2 * i + 1]),
-                             _mm512_unpackhi_ps(a[2 * i], a[2 * i + 1]));
-#pragma GCC unroll 4
-    for (int i = 0; i < 4; i++)
-        u[i] = _mm512_add_ps(_mm512_shuffle_ps(t[2 * i], t[2 * i + 1], _MM_SHUFFLE(1, 0, 1, 0)),
-                             _mm512_shuffle_ps(t[2 * i], t[2 * i + 1], _MM_SHUFFLE(3, 2, 3, 2)));
-    /* u[i] holds, in each 128-bit lane L, lane L's sums of acc[4i..4i+3] */
-    __m512 s01 = _mm512_add_ps(_mm512_shuffle_f32x4(u[0], u[1], 0x88),
-                               _mm512_shuffle_f32x4(u[0], u[1], 0xdd));
-    __m512 s23 = _mm512_add_ps(_mm512_shuffle_f32x4(u[2], u[3], 0x88),
-                               _mm512_shuffle_f32x4(u[2], u[3], 0xdd));
-    return _mm512_add_ps(_mm512_shuffle_f32x4(s01, s23, 0x88),
-                         _mm512_shuffle_f32x4(s01, s23, 0xdd));
-}
 
 /* One 4x4 block of C from 4 rows of A and 4 rows of B. pf, if not NULL,
  * is a row of K floats to fetch into L1 meanwhile, a line per step. */
@@ -112,7 +92,7 @@ AVX512 static inline void nt_block4x4(const float *a, int64_t lda, const float *
                 acc[4 * i + j] = _mm512_fmadd_ps(av[i], bv[j], acc[4 * i + j]);
     }
     float out[16];
-    _mm512_storeu_ps(out, reduce16(acc));
+    _mm512_storeu_ps(out, nn_reduce16(acc));
     for (int i = 0; i < 4; i++)
         for (int j = 0; j < 4; j++)
             c[i * ldc + j] = out[4 * i + j];

@@ -19,6 +19,8 @@
 #include <immintrin.h>
 #include <stdatomic.h>
 
+#include "kernels_avx512.h"
+
 #define BF16 __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16,fma")))
 
 int nn_kernels_bf16(void)
@@ -84,26 +86,6 @@ BF16 static inline __m512bh load_bf(const uint16_t *b, int64_t r)
     return (__m512bh)_mm512_maskz_loadu_epi16((__mmask32)((1ull << r) - 1u), b);
 }
 
-/* Sixteen vector sums (4 x 4) to one vector, lane 4i + j the sum of acc[4i + j]. */
-BF16 static inline __m512 reduce16_bf(const __m512 a[16])
-{
-    __m512 t[8], u[4];
-#pragma GCC unroll 8
-    for (int i = 0; i < 8; i++)
-        t[i] = _mm512_add_ps(_mm512_unpacklo_ps(a[2 * i], a[2 * i + 1]),
-                             _mm512_unpackhi_ps(a[2 * i], a[2 * i + 1]));
-#pragma GCC unroll 4
-    for (int i = 0; i < 4; i++)
-        u[i] = _mm512_add_ps(_mm512_shuffle_ps(t[2 * i], t[2 * i + 1], _MM_SHUFFLE(1, 0, 1, 0)),
-                             _mm512_shuffle_ps(t[2 * i], t[2 * i + 1], _MM_SHUFFLE(3, 2, 3, 2)));
-    __m512 s01 = _mm512_add_ps(_mm512_shuffle_f32x4(u[0], u[1], 0x88),
-                               _mm512_shuffle_f32x4(u[0], u[1], 0xdd));
-    __m512 s23 = _mm512_add_ps(_mm512_shuffle_f32x4(u[2], u[3], 0x88),
-                               _mm512_shuffle_f32x4(u[2], u[3], 0xdd));
-    return _mm512_add_ps(_mm512_shuffle_f32x4(s01, s23, 0x88),
-                         _mm512_shuffle_f32x4(s01, s23, 0xdd));
-}
-
 /* A block of up to 4 x 4 elements of C (rows ri, columns cj): sixteen sums
  * whatever the block's size, the missing rows and columns reading row 0. */
 BF16 static inline void nt_block_bf16(const uint16_t *a, int64_t lda, const uint16_t *b,
@@ -147,7 +129,7 @@ BF16 static inline void nt_block_bf16(const uint16_t *a, int64_t lda, const uint
                 acc[4 * i + j] = _mm512_dpbf16_ps(acc[4 * i + j], av[i], bv[j]);
     }
     float out[16];
-    _mm512_storeu_ps(out, reduce16_bf(acc));
+    _mm512_storeu_ps(out, nn_reduce16(acc));
     for (int i = 0; i < ri; i++)
         for (int j = 0; j < cj; j++)
             c[i * ldc + j] = out[4 * i + j];
