@@ -275,14 +275,16 @@ static int use_isa(int isa)
  * over whole, partial and masked vector steps (83 inputs), a hidden layer
  * of two full 64-column chunks and a 2-column one (130, also 3k + 1), batch
  * rows in 4-row blocks and left over (32, 37), and past the kernels' limit,
- * where sgemm takes over (129). */
+ * where sgemm takes over (129). With AVX-512 the hidden layer runs on batch
+ * panels: one full (32), a full one and 5 rows on nn_kernel_nt (37), a
+ * full one and a half one (48), one of 20 rows. */
 START_TEST(kernel_shapes_match_reference)
 {
-    static const int ns[] = {32, 37, 129};
+    static const int ns[] = {32, 37, 129, 48, 20};
     spec sp[] = {{REF_DENSE, 130, 0}, {REF_RELU, 0, 0}, {REF_DENSE, 7, 0}, {REF_SOFTMAX_CE, 0, 0}};
     if (!use_isa(isas[_i]))
         return;
-    for (int k = 0; k < 3; k++) {
+    for (int k = 0; k < 5; k++) {
         net t;
         net_build(&t, 83, sp, 4);
         net_randomize(&t, 0.3);
@@ -1007,6 +1009,65 @@ static float *random_floats(int n)
     return v;
 }
 
+/* Batch panels: the packing (layout, zero rows past n, column ranges
+ * packed apart) and the product against a double reference, for one and
+ * two vectors of rows, full and partial last panels, 16-, 8-, 4- and
+ * 1-column tiles, with and without a bias, leaving y's other columns. */
+START_TEST(panel_kernels_match_reference)
+{
+    nn_kernels_limit_isa(NN_ISA_AVX512);
+    if (!nn_kernels_panel()) {
+        fprintf(stderr, "panel_kernels_match_reference: skipped, this CPU has no AVX-512\n");
+        return;
+    }
+    static const int shapes[][3] = {{32, 64, 83}, {16, 33, 17}, {20, 70, 5},  {48, 29, 100},
+                                    {64, 16, 1},  {100, 7, 64}, {128, 4, 31}, {1, 9, 20}};
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        const int n = shapes[s][0], cols = shapes[s][1], k = shapes[s][2], ldy = cols + 5;
+        const int panels = (n + NN_PANEL_ROWS - 1) / NN_PANEL_ROWS;
+        const size_t xt_floats = (size_t)panels * NN_PANEL_ROWS * k;
+        float *x = random_floats(n * k), *w = random_floats(cols * k), *bias = random_floats(cols);
+        float *xt = aligned_alloc(64, (xt_floats * sizeof(float) + 63) / 64 * 64);
+        float *xt2 = aligned_alloc(64, (xt_floats * sizeof(float) + 63) / 64 * 64);
+        float *y = malloc(sizeof(float) * n * ldy);
+        ck_assert(xt && xt2 && y);
+        for (size_t i = 0; i < xt_floats; i++)
+            xt[i] = xt2[i] = -7.0f; /* the padding rows must be overwritten */
+        nn_panel_pack(xt, k, x, k, n, 0, k);
+        const int split = k / 3; /* two ranges, the second from an unaligned column */
+        nn_panel_pack(xt2, k, x, k, n, split, k);
+        nn_panel_pack(xt2, k, x, k, n, 0, split);
+        for (int r = 0; r < panels * NN_PANEL_ROWS; r++)
+            for (int p = 0; p < k; p++) {
+                size_t at = (size_t)(r / NN_PANEL_ROWS) * k * NN_PANEL_ROWS +
+                            (size_t)p * NN_PANEL_ROWS + r % NN_PANEL_ROWS;
+                ck_assert_float_eq(xt[at], r < n ? x[r * k + p] : 0.0f);
+                ck_assert_float_eq(xt2[at], xt[at]);
+            }
+        for (int with_bias = 0; with_bias < 2; with_bias++) {
+            for (int i = 0; i < n * ldy; i++)
+                y[i] = -99.0f;
+            nn_kernel_panel(n, cols, k, xt, w, k, with_bias ? bias : NULL, y, ldy);
+            for (int i = 0; i < n; i++) {
+                for (int j = 0; j < cols; j++) {
+                    double want = with_bias ? bias[j] : 0.0, mag = fabs(want);
+                    for (int p = 0; p < k; p++) {
+                        want += (double)x[i * k + p] * w[j * k + p];
+                        mag += fabs((double)x[i * k + p] * w[j * k + p]);
+                    }
+                    ck_assert_msg(fabs(y[i * ldy + j] - want) <= 1e-6 * mag + 1e-7,
+                                  "panel %dx%dx%d: y[%d][%d] = %.9g, want %.9g", n, cols, k, i,
+                                  j, (double)y[i * ldy + j], want);
+                }
+                for (int j = cols; j < ldy; j++)
+                    ck_assert_float_eq(y[i * ldy + j], -99.0f);
+            }
+        }
+        free(x), free(w), free(bias), free(xt), free(xt2), free(y);
+    }
+}
+END_TEST
+
 static int have_bf16(const char *test)
 {
     nn_kernels_limit_isa(NN_ISA_AVX512);
@@ -1269,6 +1330,7 @@ Suite *make_suite(void)
     tcase_add_test(tc, many_batch_sizes);
     tcase_add_test(tc, pool_goes_solo_after_a_stall);
     tcase_add_test(tc, pool_affine_steals_from_a_late_thread);
+    tcase_add_test(tc, panel_kernels_match_reference);
     tcase_add_test(tc, bf16_kernels_match_reference);
     tcase_add_loop_test(tc, bf16_training_matches_reference, 0, 2);
     tcase_add_test(tc, bf16_precision_api);

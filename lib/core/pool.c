@@ -153,10 +153,18 @@ static void do_tasks(nn_pool *p, int id, uint32_t gen)
     }
 }
 
+static _Thread_local int thread_index; /* 0 outside the pools' workers */
+
+int nn_pool_thread_index(void)
+{
+    return thread_index;
+}
+
 static void *worker_main(void *arg)
 {
     nn_pool *p = ((worker_arg *)arg)->p;
     int id = ((worker_arg *)arg)->id;
+    thread_index = id;
     uint32_t seen = 0;
     omp_set_num_threads(1);
     nn_fpmode_enter();

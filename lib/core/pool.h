@@ -33,6 +33,10 @@ int nn_pool_threads(const nn_pool *p);
  * pool.c); each sends the pool's work to the caller alone for a while. */
 int64_t nn_pool_stalls(const nn_pool *p);
 
+/* The calling thread's index in the pool whose task it runs: 1.. for a
+ * worker, 0 for any other thread (the caller of nn_pool_run). */
+int nn_pool_thread_index(void);
+
 /* How nn_pool_run shares tasks out. Static: thread k (the caller is 0)
  * runs the contiguous range ntasks*k/n .. ntasks*(k+1)/n - 1, so each
  * thread touches the same data every call (weights stay in its cache).

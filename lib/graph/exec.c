@@ -64,6 +64,16 @@ static int64_t plan_layout(nn_graph *g, plan *p, float *buf)
             TAKE(lp->dy, n * l->out);
         if (p->training && l->kind == LAYER_DROPOUT)
             TAKE(lp->mask, n * l->out);
+        if (p->panel_rows && l->kind == LAYER_DENSE && l->out >= NN_PANEL_MIN_OUT) {
+            /* the first dense layer's input: a copy per thread (dense.c) */
+            int copies = i == g->first_dense ? p->xt_copies : 1;
+            TAKE(lp->xt, copies * nn_dense_panel_floats(p, l->in));
+            if (i == g->first_dense) {
+                float *stamps = NULL; /* 8 uint64 a copy, counted in floats */
+                TAKE(stamps, 16 * copies);
+                p->xt_stamp = (uint64_t *)(void *)stamps;
+            }
+        }
         if (p->bf16 && l->kind == LAYER_DENSE) {
             /* bf16 halves and uint32 pairs, counted in floats */
             float *wbf = NULL, *xbf = NULL, *xpairs = NULL, *dypairs = NULL;
@@ -96,6 +106,8 @@ static nn_status plan_build(nn_graph *g, int64_t n, int training, plan **out)
     p->n = n;
     p->training = training;
     p->bf16 = training && g->training_precision == NN_PRECISION_BF16;
+    p->panel_rows = !p->bf16 && nn_kernels_panel() ? nn_dense_panel_rows(n, training) : 0;
+    p->xt_copies = nn_get_num_threads() > 1 ? nn_get_num_threads() : 1;
     p->lp = nn_mem_calloc((size_t)(g->nlayers ? g->nlayers : 1) * sizeof *p->lp);
     if (!p->lp) {
         s = nn_fail(NN_ERR_OUT_OF_MEMORY, "no memory for a batch-size-%lld plan", (long long)n);

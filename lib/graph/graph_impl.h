@@ -51,6 +51,9 @@ typedef struct layer_plan {
     uint16_t *xbf;      /* the layer's input x [N, I] rounded to bf16 */
     uint32_t *xpairs;   /* the layer's input x as row pairs [ceil(N/2), I] */
     uint32_t *dypairs;  /* dy as row pairs [ceil(N/2), O] */
+    /* dense layers of f32 plans with panel rows (kernels_panel.c) */
+    float *xt;          /* the input's first panel_rows rows, as panels; for
+                           the first dense layer one copy per thread */
     uint64_t key;       /* dropout: this forward's mask key */
 } layer_plan;
 
@@ -72,6 +75,11 @@ typedef struct plan {
     int64_t n;
     int training;
     int bf16;           /* training plan whose dense products run in bf16 */
+    int64_t panel_rows; /* rows whose dense forward runs on panels (dense.c) */
+    int use_panels;     /* panel_rows > 0 and the CPU allows, this forward */
+    int xt_copies;      /* threads the first dense layer's xt has copies for */
+    int xt_shared;      /* this forward: copy 0 for all, packed by the caller */
+    uint64_t *xt_stamp; /* per copy (8 apart): the last_used it was packed at */
     uint64_t last_used;
     float *buf;         /* the one allocation behind every buffer below */
     float *x;           /* training: the copied input [N, in] */
@@ -145,6 +153,18 @@ nn_status nn_dense_backward_weights_rows(nn_graph *g, int i, plan *p, const floa
 /* bf16 plans: rounds columns c0..c1-1 of dense layer i's input x [N, I]
  * into its xbf. */
 void nn_dense_round_input(nn_graph *g, int i, plan *p, const float *x, int64_t c0, int64_t c1);
+/* The rows of an n-row f32 plan that the dense forward computes from batch
+ * panels (0 for none); the rest use nn_kernel_nt or sgemm. */
+int64_t nn_dense_panel_rows(int64_t n, int training);
+/* Dense layers with fewer outputs do not use panels: packing would cost
+ * about what the product saves. */
+enum { NN_PANEL_MIN_OUT = 64 };
+/* Floats in one copy of the panels of a plan's rows, in columns. */
+int64_t nn_dense_panel_floats(const plan *p, int64_t in);
+/* Panel plans (p->use_panels): transposes columns c0..c1-1 of dense layer
+ * i's input x [N, I] into its xt (copy 0 of the first dense layer's), if
+ * the layer has one. */
+void nn_dense_pack_input(nn_graph *g, int i, plan *p, const float *x, int64_t c0, int64_t c1);
 nn_status nn_dense_backward_data_cols(nn_graph *g, int i, plan *p, float *dx, int64_t c0,
                                       int64_t c1);
 /* Activations on columns c0..c1-1 of [n, out] rows (threaded executor):

@@ -43,6 +43,28 @@ void nn_kernel_nn(int64_t m, int64_t n, int64_t k, const float *a, int64_t ars, 
 void nn_kernel_rows_dot(const float *x, const float *w, const float *b, float *y, int64_t n,
                         int64_t in, int64_t out, int64_t c0, int64_t c1, int reverse);
 
+/* ---- batch panels (kernels_panel.c), AVX-512 only ---- */
+
+/* Rows per panel: a layer's input transposed for nn_kernel_panel. */
+#define NN_PANEL_ROWS 32
+
+/* Whether the panel functions below may be called: AVX-512 (not capped by
+ * nn_kernels_limit_isa). */
+int nn_kernels_panel(void);
+
+/* Columns c0..c1-1 of x's rows 0..n-1 transposed into panels: row r,
+ * column p at xt[(r / 32) * k * 32 + p * 32 + r % 32], where k is the
+ * panel's full column count; the panels' rows past n are written as 0.
+ * xt is 64-byte aligned and holds ceil(n / 32) * 32 * k floats. */
+void nn_panel_pack(float *xt, int64_t k, const float *x, int64_t ldx, int64_t n, int64_t c0,
+                   int64_t c1);
+
+/* y[r, j] = bias[j] + sum_p x[r, p] w[j, p] for r < n, j < cols, with x as
+ * nn_panel_pack left it (k columns) and w's rows contiguous along k. bias
+ * may be NULL (0). */
+void nn_kernel_panel(int64_t n, int64_t cols, int64_t k, const float *xt, const float *w,
+                     int64_t ldw, const float *bias, float *y, int64_t ldy);
+
 /* ---- bfloat16 (kernels_bf16.c), for NN_PRECISION_BF16 training ---- */
 
 /* Whether the CPU has AVX512_BF16 (and AVX-512 is not capped by

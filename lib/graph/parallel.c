@@ -23,6 +23,7 @@
 #include <nn/threads.h>
 #include "core/pool.h"
 #include "graph_impl.h"
+#include "kernels.h"
 
 enum { CHUNK = 64 };
 
@@ -257,9 +258,13 @@ static void run_task(void *arg, int k)
         int next = group_end(g, t->layer) + 1;
         record(r, nn_dense_forward_cols(g, t->layer, p, x, t->c0, t->c1));
         chain_forward(r, t->layer + 1, next - 1, t->c0, t->c1);
-        if (p->bf16 && next < g->nlayers && g->layers[next].kind == LAYER_DENSE)
-            nn_dense_round_input(g, next, p, nn_layer_out(g, p, g->layers[next].input, r->x),
-                                 t->c0, t->c1);
+        if (next < g->nlayers && g->layers[next].kind == LAYER_DENSE) {
+            const float *nx = nn_layer_out(g, p, g->layers[next].input, r->x);
+            if (p->bf16)
+                nn_dense_round_input(g, next, p, nx, t->c0, t->c1);
+            else if (p->use_panels)
+                nn_dense_pack_input(g, next, p, nx, t->c0, t->c1);
+        }
         break;
     }
     case T_GRAD_LAST:
@@ -366,10 +371,18 @@ nn_status nn_parallel_forward(nn_graph *g, plan *p, const float *x, float *loss)
         lead_end--;
     if (lead_end >= 0)
         chain_forward(&r, 0, lead_end, 0, g->in_features);
-    if (p->bf16 && g->first_dense >= 0) /* later dense layers' inputs: in run_task */
+    /* the first dense layer's input rounded or packed here, later dense
+     * layers' by the tasks that compute it (run_task) */
+    p->use_panels = p->panel_rows > 0 && nn_kernels_panel();
+    p->xt_shared = nn_pool_threads(g->pool) > p->xt_copies;
+    if (p->bf16 && g->first_dense >= 0)
         nn_dense_round_input(g, g->first_dense, p,
                              nn_layer_out(g, p, g->layers[g->first_dense].input, x), 0,
                              g->in_features);
+    else if (p->use_panels && p->xt_shared && g->first_dense >= 0)
+        nn_dense_pack_input(g, g->first_dense, p,
+                            nn_layer_out(g, p, g->layers[g->first_dense].input, x), 0,
+                            g->in_features);
     /* column chunks go to fixed threads (the pool's static ranges), so a
      * chunk's weights and optimizer state stay in one core's caches from
      * step to step: the backward phases list chunk k at the same place as
