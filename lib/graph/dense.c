@@ -209,17 +209,19 @@ nn_status nn_dense_backward_weights_rows(nn_graph *g, int i, plan *p, const floa
     const layer *l = &g->layers[i];
     const float *dy = p->lp[i].dy;
     float *db = g->grads + l->b_off;
-    /* With AVX-512, sgemm: at K = batch its packing is cheap, and it
-     * measured 2-4 % faster than the kernels' 4x64 blocks (Zen 5). With
-     * AVX2 the kernels' 6x16 blocks measured about 10 % faster than sgemm
-     * (Zen 3: 151 against 168 us for 256 x 784 x 32). */
+    /* The kernels read x where it lies; sgemm packs it again for every
+     * chunk. Alone, sgemm measured 2-4 % faster than the AVX-512 4x64
+     * blocks (Zen 5), but in a training step on two threads its chunks took
+     * 23-27 us against 19-23 (the packing's traffic competes with the
+     * optimizer's). With AVX2 the 6x16 blocks measured about 10 % faster
+     * than sgemm alone (Zen 3: 151 against 168 us for 256 x 784 x 32). */
     nn_status s = NN_OK;
     if (p->bf16) {
         layer_plan *lp = &p->lp[i];
         nn_bf16_pairs(lp->dypairs, l->out, dy, l->out, p->n, c0, c1);
         nn_kernel_nn_bf16(c1 - c0, l->in, (p->n + 1) / 2, lp->dypairs + c0, l->out, lp->xpairs,
                           l->in, g->grads + l->w_off + c0 * l->in, l->in);
-    } else if (small_batch(p) && nn_kernels_isa() == NN_ISA_AVX2)
+    } else if (small_batch(p))
         nn_kernel_nn(c1 - c0, l->in, p->n, dy + c0, 1, l->out, x, l->in,
                      g->grads + l->w_off + c0 * l->in, l->in);
     else
