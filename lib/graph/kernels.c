@@ -177,15 +177,25 @@ AVX512 static inline void nn_block_4x4(const float *a, int64_t ars, int64_t acs,
     _mm512_storeu_ps(c + 32, c32), _mm512_storeu_ps(c + 48, c33);
 }
 
-/* The edges: one row of C, up to 16 columns (mask), one sum. */
-AVX512 static inline void nn_block_1x1(const float *a, int64_t acs, const float *b, int64_t ldb,
-                                       int64_t k, float *c, __mmask16 cols)
+/* The edges: R rows of C (R <= 8), up to 16 columns (mask), one sum per
+ * row, so that up to eight independent sums cover the FMA latency. */
+__attribute__((target("avx512f,fma"), always_inline)) static inline void
+nn_block_rx1(const int R, const float *a, int64_t ars, int64_t acs, const float *b, int64_t ldb,
+             int64_t k, float *c, int64_t ldc, __mmask16 cols)
 {
-    __m512 acc = _mm512_setzero_ps();
-    for (int64_t p = 0; p < k; p++)
-        acc = _mm512_fmadd_ps(_mm512_set1_ps(a[p * acs]), _mm512_maskz_loadu_ps(cols, b + p * ldb),
-                              acc);
-    _mm512_mask_storeu_ps(c, cols, acc);
+    __m512 acc[8];
+#pragma GCC unroll 8
+    for (int i = 0; i < R; i++)
+        acc[i] = _mm512_setzero_ps();
+    for (int64_t p = 0; p < k; p++) {
+        const __m512 bv = _mm512_maskz_loadu_ps(cols, b + p * ldb);
+#pragma GCC unroll 8
+        for (int i = 0; i < R; i++)
+            acc[i] = _mm512_fmadd_ps(_mm512_set1_ps(a[i * ars + p * acs]), bv, acc[i]);
+    }
+#pragma GCC unroll 8
+    for (int i = 0; i < R; i++)
+        _mm512_mask_storeu_ps(c + i * ldc, cols, acc[i]);
 }
 
 AVX512 static void nn_avx512(int64_t m, int64_t n, int64_t k, const float *a, int64_t ars,
@@ -195,15 +205,21 @@ AVX512 static void nn_avx512(int64_t m, int64_t n, int64_t k, const float *a, in
     for (int64_t j = 0; j < n64; j += 64)
         for (int64_t i = 0; i < m4; i += 4)
             nn_block_4x4(a + i * ars, ars, acs, b + j, ldb, k, c + i * ldc + j, ldc);
-    for (int64_t i = 0; i < m; i++) {
-        /* rows left below the 4-row blocks, then every row's last columns */
-        for (int64_t j = i < m4 ? n64 : 0; j < n; j += 16) {
-            __mmask16 cols = n - j >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - j)) - 1u);
-            nn_block_1x1(a + i * ars, acs, b + j, ldb, k, c + i * ldc + j, cols);
-        }
+    /* every row's last columns (8 rows at a time), then the rows left below
+     * the 4-row blocks */
+    for (int64_t j = n64; j < n; j += 16) {
+        __mmask16 cols = n - j >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - j)) - 1u);
+        int64_t i = 0;
+        for (; i + 8 <= m; i += 8)
+            nn_block_rx1(8, a + i * ars, ars, acs, b + j, ldb, k, c + i * ldc + j, ldc, cols);
+        for (; i < m; i++)
+            nn_block_rx1(1, a + i * ars, ars, acs, b + j, ldb, k, c + i * ldc + j, ldc, cols);
     }
+    for (int64_t i = m4; i < m; i++)
+        for (int64_t j = 0; j < n64; j += 16)
+            nn_block_rx1(1, a + i * ars, ars, acs, b + j, ldb, k, c + i * ldc + j, ldc,
+                         (__mmask16)0xffff);
 }
-
 
 /* ---- y[r, c0..c1) = x[r] . w[c] + b[c] for a few rows (AVX-512) ---- */
 
