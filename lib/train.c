@@ -29,7 +29,7 @@ nn_status nn_graph_train_step(nn_graph *g, nn_optimizer *o, const nn_tensor *x,
         return nn_fail_in("nn_graph_train_step", s);
     int fused = s == NN_OK;
     float l;
-    s = nn_graph_forward_loss(g, x, labels, &l);
+    s = nn_graph_forward_loss_borrowed(g, x, labels, &l); /* x is the caller's until we return */
     if (s != NN_OK)
         return nn_fail_in("nn_graph_train_step", s);
     /* Fused: each parameter range is updated as soon as its gradient is

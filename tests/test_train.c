@@ -240,6 +240,9 @@ START_TEST(fused_step_equals_unfused)
     train(b, ob, 12, 0);
     assert_same_params(a, b);
     ck_assert_int_eq(nn_optimizer_step_count(oa), 12);
+    /* train_step runs on the caller's x without copying it: nothing may
+     * be left pending that would read it after the call */
+    ck_assert_int_eq(nn_graph_backward(a), NN_ERR_STATE);
     nn_optimizer_destroy(oa);
     nn_optimizer_destroy(ob);
     nn_graph_destroy(a);

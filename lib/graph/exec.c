@@ -274,15 +274,22 @@ nn_status nn_graph_forward(nn_graph *g, const nn_tensor *x, nn_tensor *y)
     return nn_fail_in("nn_graph_forward", s);
 }
 
-static nn_status forward_train(nn_graph *g, const nn_tensor *x,
-                               const int32_t *labels, const nn_tensor *targets, float *loss)
+/* borrow: run on x's own data instead of a copy; the caller must run the
+ * backward before x can change (nn_graph_train_step). */
+static nn_status forward_train(nn_graph *g, const nn_tensor *x, const int32_t *labels,
+                               const nn_tensor *targets, float *loss, int borrow)
 {
     plan *p = NULL;
     nn_status s = plan_get(g, x->dims[0], 1, &p);
     if (s != NN_OK)
         return s;
     int64_t n = x->dims[0], o = nn_graph_out_features(g);
-    memcpy(p->x, x->data, (size_t)(n * g->in_features) * sizeof(float));
+    if (borrow) {
+        p->input = x->data;
+    } else {
+        memcpy(p->x, x->data, (size_t)(n * g->in_features) * sizeof(float));
+        p->input = p->x;
+    }
     p->use_labels = labels != NULL;
     if (labels)
         memcpy(p->labels, labels, (size_t)n * sizeof *labels);
@@ -290,7 +297,7 @@ static nn_status forward_train(nn_graph *g, const nn_tensor *x,
         memcpy(p->targets, targets->data, (size_t)(n * o) * sizeof(float));
     g->pending = NULL;
     float l = 0.0f;
-    s = run_forward(g, p, p->x, &l);
+    s = run_forward(g, p, p->input, &l);
     if (s != NN_OK)
         return s;
     g->pending = p;
@@ -299,8 +306,8 @@ static nn_status forward_train(nn_graph *g, const nn_tensor *x,
     return NN_OK;
 }
 
-nn_status nn_graph_forward_loss(nn_graph *g, const nn_tensor *x, const int32_t *labels,
-                                float *loss)
+static nn_status forward_loss(nn_graph *g, const nn_tensor *x, const int32_t *labels,
+                              float *loss, int borrow)
 {
     if (!g || !x || !labels || !loss)
         return nn_fail(NN_ERR_INVALID_ARGUMENT, "nn_graph_forward_loss: %s is NULL",
@@ -308,7 +315,7 @@ nn_status nn_graph_forward_loss(nn_graph *g, const nn_tensor *x, const int32_t *
     if (!g->nlayers || g->layers[g->nlayers - 1].kind != LAYER_SOFTMAX_CE)
         return nn_fail(NN_ERR_STATE,
                        "nn_graph_forward_loss: class labels need a softmax cross-entropy head");
-    nn_status s = check_x(g, __func__, x);
+    nn_status s = check_x(g, "nn_graph_forward_loss", x);
     if (s != NN_OK)
         return s;
     int64_t n = x->dims[0], o = nn_graph_out_features(g);
@@ -318,7 +325,19 @@ nn_status nn_graph_forward_loss(nn_graph *g, const nn_tensor *x, const int32_t *
                            "nn_graph_forward_loss: labels[%lld] is %d, must be in [0, %lld)",
                            (long long)r, (int)labels[r], (long long)o);
     nn_threads_apply();
-    return nn_fail_in("nn_graph_forward_loss", forward_train(g, x, labels, NULL, loss));
+    return nn_fail_in("nn_graph_forward_loss", forward_train(g, x, labels, NULL, loss, borrow));
+}
+
+nn_status nn_graph_forward_loss(nn_graph *g, const nn_tensor *x, const int32_t *labels,
+                                float *loss)
+{
+    return forward_loss(g, x, labels, loss, 0);
+}
+
+nn_status nn_graph_forward_loss_borrowed(nn_graph *g, const nn_tensor *x, const int32_t *labels,
+                                         float *loss)
+{
+    return forward_loss(g, x, labels, loss, 1);
 }
 
 nn_status nn_graph_forward_loss_targets(nn_graph *g, const nn_tensor *x, const nn_tensor *targets,
@@ -340,7 +359,7 @@ nn_status nn_graph_forward_loss_targets(nn_graph *g, const nn_tensor *x, const n
                        (long long)(targets->ndim > 1 ? targets->dims[1] : 0), (long long)n,
                        (long long)o);
     nn_threads_apply();
-    return nn_fail_in("nn_graph_forward_loss_targets", forward_train(g, x, NULL, targets, loss));
+    return nn_fail_in("nn_graph_forward_loss_targets", forward_train(g, x, NULL, targets, loss, 0));
 }
 
 nn_status nn_graph_backward(nn_graph *g)
@@ -360,12 +379,12 @@ nn_status nn_graph_backward(nn_graph *g)
     nn_threads_apply();
     for (int i = g->nlayers - 1; i >= g->first_dense && g->first_dense >= 0 && s == NN_OK; i--) {
         const layer *l = &g->layers[i];
-        const float *x = nn_layer_out(g, p, l->input, p->x);
+        const float *x = nn_layer_out(g, p, l->input, p->input);
         float *dx = i > g->first_dense ? p->lp[l->input].dy : NULL;
         switch (l->kind) {
         case LAYER_DENSE: s = nn_dense_backward(g, i, p, x, dx); break;
         case LAYER_ACTIVATION:
-            s = nn_activation_backward(g, i, p, x, nn_layer_out(g, p, i, p->x), dx);
+            s = nn_activation_backward(g, i, p, x, nn_layer_out(g, p, i, p->input), dx);
             break;
         case LAYER_DROPOUT: nn_dropout_backward_cols(l, &p->lp[i], p->n, dx, 0, l->out); break;
         case LAYER_SOFTMAX_CE: nn_softmax_ce_backward(p, l->out, p->lp[i].y, dx); break;

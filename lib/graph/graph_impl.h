@@ -83,6 +83,8 @@ typedef struct plan {
     uint64_t last_used;
     float *buf;         /* the one allocation behind every buffer below */
     float *x;           /* training: the copied input [N, in] */
+    const float *input; /* training: what the pending forward ran on, x or
+                           the caller's own (nn_graph_train_step) */
     float *targets;     /* training: [N, out] when given as a tensor */
     int32_t *labels;    /* training: [N] when given as class indices */
     int use_labels;

@@ -27,6 +27,13 @@ void nn_graph_detach(nn_graph *g, nn_graph **slot);
 nn_status nn_graph_infer(nn_graph *g, const float *x, int64_t n, const float **out,
                          const float **logits);
 
+/* nn_graph_forward_loss without copying x: the pending backward reads x's
+ * data, so the caller must run it before x can change, and must not
+ * return with it pending (nn_graph_train_step runs it at once, and every
+ * backward, failed or not, ends the pending state). */
+nn_status nn_graph_forward_loss_borrowed(nn_graph *g, const nn_tensor *x, const int32_t *labels,
+                                         float *loss);
+
 /* Called by the backward pass for each range of parameters whose gradient
  * is final and whose old value nothing else reads any more: an optimizer
  * updates them there, while they are still in cache. Ranges are disjoint,

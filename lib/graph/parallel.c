@@ -200,8 +200,8 @@ static void chain_backward(run_ctx *r, int first, int last, int64_t c0, int64_t 
         const layer *l = &g->layers[e];
         float *dx = p->lp[l->input].dy;
         if (l->kind == LAYER_ACTIVATION)
-            nn_act_backward_cols(l, p->n, nn_layer_out(g, p, l->input, p->x),
-                                 nn_layer_out(g, p, e, p->x), p->lp[e].dy, dx, c0, c1);
+            nn_act_backward_cols(l, p->n, nn_layer_out(g, p, l->input, p->input),
+                                 nn_layer_out(g, p, e, p->input), p->lp[e].dy, dx, c0, c1);
         else
             nn_dropout_backward_cols(l, &p->lp[e], p->n, dx, c0, c1);
     }
@@ -414,7 +414,7 @@ nn_status nn_parallel_backward(nn_graph *g, plan *p, const nn_param_hook *hook)
     nn_status s = pool_enter(g, &m);
     if (s != NN_OK)
         return s;
-    run_ctx r = {.g = g, .p = p, .x = p->x, .hook = hook};
+    run_ctx r = {.g = g, .p = p, .x = p->input, .hook = hook};
     atomic_init(&r.status, NN_OK);
     /* the head's gradient, then back through the element-wise layers after
      * the last dense layer, all columns */
@@ -426,7 +426,7 @@ nn_status nn_parallel_backward(nn_graph *g, plan *p, const nn_param_hook *hook)
         if (head->kind == LAYER_SOFTMAX_CE)
             nn_softmax_ce_backward(p, head->out, p->lp[last].y, dx);
         else
-            nn_mse_backward(p, head->out, nn_layer_out(g, p, head->input, p->x), dx);
+            nn_mse_backward(p, head->out, nn_layer_out(g, p, head->input, p->input), dx);
         top = head->input;
     }
     int last_dense = top;
