@@ -94,9 +94,9 @@ static void dense_rows_dot(const float *restrict x, const float *restrict w,
  * would cost as much as a full one (measured, Zen 5: 32 x 784 x 512 at
  * 195 GFLOP/s on panels against 160 with nn_kernel_nt; 8 rows at 81
  * against 173), so such rows go to nn_kernel_nt. */
-int64_t nn_dense_panel_rows(int64_t n, int training)
+int64_t nn_dense_panel_rows(int64_t n)
 {
-    if (n > NN_KERNEL_MAX_N || n < 16 || (n <= GEMV_ROWS && !training))
+    if (n > NN_KERNEL_MAX_N || n < 16)
         return 0;
     return n % NN_PANEL_ROWS >= 16 ? n : n - n % NN_PANEL_ROWS;
 }
@@ -153,11 +153,12 @@ nn_status nn_dense_forward_cols(nn_graph *g, int i, plan *p, const float *x, int
     int64_t r0 = 0; /* rows from here on still need the bias */
     if (p->use_panels && p->lp[i].xt) {
         const int64_t pr = p->panel_rows;
-        nn_kernel_panel(pr, c1 - c0, l->in, dense_panels(g, i, p, x), g->values + l->w_off + c0 * l->in,
-                        l->in, b + c0, y + c0, l->out);
+        const float *w = g->values + l->w_off + c0 * l->in;
+        nn_kernel_panel(pr, c1 - c0, l->in, dense_panels(g, i, p, x), w, l->in, b + c0, y + c0,
+                        l->out);
         if (pr < p->n)
-            nn_kernel_nt(p->n - pr, c1 - c0, l->in, x + pr * l->in, l->in,
-                         g->values + l->w_off + c0 * l->in, l->in, y + pr * l->out + c0, l->out);
+            nn_kernel_nt(p->n - pr, c1 - c0, l->in, x + pr * l->in, l->in, w, l->in,
+                         y + pr * l->out + c0, l->out);
         r0 = pr;
     } else if (p->bf16) {
         /* this chunk's weights rounded afresh (the optimizer, or the user

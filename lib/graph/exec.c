@@ -106,7 +106,7 @@ static nn_status plan_build(nn_graph *g, int64_t n, int training, plan **out)
     p->n = n;
     p->training = training;
     p->bf16 = training && g->training_precision == NN_PRECISION_BF16;
-    p->panel_rows = !p->bf16 && nn_kernels_panel() ? nn_dense_panel_rows(n, training) : 0;
+    p->panel_rows = !p->bf16 && nn_kernels_panel() ? nn_dense_panel_rows(n) : 0;
     p->xt_copies = nn_get_num_threads() > 1 ? nn_get_num_threads() : 1;
     p->lp = nn_mem_calloc((size_t)(g->nlayers ? g->nlayers : 1) * sizeof *p->lp);
     if (!p->lp) {

@@ -157,7 +157,7 @@ nn_status nn_dense_backward_weights_rows(nn_graph *g, int i, plan *p, const floa
 void nn_dense_round_input(nn_graph *g, int i, plan *p, const float *x, int64_t c0, int64_t c1);
 /* The rows of an n-row f32 plan that the dense forward computes from batch
  * panels (0 for none); the rest use nn_kernel_nt or sgemm. */
-int64_t nn_dense_panel_rows(int64_t n, int training);
+int64_t nn_dense_panel_rows(int64_t n);
 /* Dense layers with fewer outputs do not use panels: packing would cost
  * about what the product saves. */
 enum { NN_PANEL_MIN_OUT = 64 };
