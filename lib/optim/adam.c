@@ -59,22 +59,11 @@ nn_status nn_adam_set_epsilon(nn_optimizer *o, float eps)
     return NN_OK;
 }
 
-/* The step's constants, in float. */
-struct adam_k {
-    float b1, omb1;       /* beta1, 1 - beta1 */
-    float b2, omb2;       /* beta2, 1 - beta2 */
-    float cwd;            /* coupled decay: wd for Adam, 0 for AdamW */
-    float keep;           /* decoupled decay: 1 - lr wd for AdamW, 1 for Adam */
-    float step_size;      /* lr / (1 - b1^t) */
-    float inv_sqrt_bc2;   /* 1 / sqrt(1 - b2^t) */
-    float eps;
-};
-
 struct adam_ctx {
     float *w;
     const float *g;
     float *m, *v;
-    struct adam_k k;
+    nn_adam_consts k;
 };
 
 /* Branch-free so that gcc vectorises it. gcc vectorises sqrtf only under
@@ -85,7 +74,7 @@ struct adam_ctx {
  * are. */
 NN_OPTIM_CLONES
 static void adam_kernel(float *restrict w, const float *restrict g, float *restrict m,
-                        float *restrict v, int64_t n, const struct adam_k *restrict k)
+                        float *restrict v, int64_t n, const nn_adam_consts *restrict k)
 {
     const float b1 = k->b1, omb1 = k->omb1, b2 = k->b2, omb2 = k->omb2;
     const float cwd = k->cwd, keep = k->keep, step_size = k->step_size;
@@ -110,13 +99,13 @@ static void adam_chunk(void *ctx, int64_t c, int64_t lo, int64_t len)
 }
 
 /* The constants of step t, in float (bias corrections in double). */
-static struct adam_k adam_consts(const nn_optimizer *o, int64_t t)
+static nn_adam_consts adam_consts(const nn_optimizer *o, int64_t t)
 {
     double b1 = o->beta1, b2 = o->beta2, lr = o->lr, wd = o->weight_decay;
     double bc1 = 1.0 - pow(b1, (double)t);
     double bc2 = 1.0 - pow(b2, (double)t);
     int decoupled = o->kind == NN_OPTIM_ADAMW;
-    struct adam_k k = {
+    nn_adam_consts k = {
         .b1 = o->beta1,
         .omb1 = (float)(1.0 - b1),
         .b2 = o->beta2,
@@ -137,8 +126,12 @@ void nn_adam_update(nn_optimizer *o, float *w, const float *g, int64_t t)
     nn_optim_for_chunks(o, adam_chunk, &a);
 }
 
-void nn_adam_range(nn_optimizer *o, float *w, const float *g, int64_t lo, int64_t len, int64_t t)
+void nn_adam_prepare(nn_optimizer *o, int64_t t)
 {
-    struct adam_k k = adam_consts(o, t);
-    adam_kernel(w + lo, g + lo, o->state + lo, o->state + o->n + lo, len, &k);
+    o->fused = adam_consts(o, t);
+}
+
+void nn_adam_range(nn_optimizer *o, float *w, const float *g, int64_t lo, int64_t len)
+{
+    adam_kernel(w + lo, g + lo, o->state + lo, o->state + o->n + lo, len, &o->fused);
 }

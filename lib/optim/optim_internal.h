@@ -28,6 +28,17 @@ typedef enum nn_optim_kind {
  * split never depends on the thread count, so neither do the results. */
 enum { NN_OPTIM_CHUNK = 16384, NN_OPTIM_PARALLEL_MIN = 65536 };
 
+/* One Adam step's constants, in float. */
+typedef struct nn_adam_consts {
+    float b1, omb1;       /* beta1, 1 - beta1 */
+    float b2, omb2;       /* beta2, 1 - beta2 */
+    float cwd;            /* coupled decay: wd for Adam, 0 for AdamW */
+    float keep;           /* decoupled decay: 1 - lr wd for AdamW, 1 for Adam */
+    float step_size;      /* lr / (1 - b1^t) */
+    float inv_sqrt_bc2;   /* 1 / sqrt(1 - b2^t) */
+    float eps;
+} nn_adam_consts;
+
 struct nn_optimizer {
     nn_optim_kind kind;
     nn_graph *graph;    /* registered with nn_graph_attach: NULL once the graph is gone */
@@ -41,6 +52,8 @@ struct nn_optimizer {
     int64_t step;       /* steps taken */
     float *state;       /* one allocation: SGD velocity [n]; Adam m [n] then v [n] */
     double *partial;    /* squared norm of each chunk, for clipping [chunks(n)] */
+    nn_adam_consts fused; /* Adam: the constants of the step a fused step is
+                             taking, set by nn_optimizer_fused_begin */
 };
 
 /* The shared part of nn_sgd_create / nn_adam_create / nn_adamw_create:
@@ -58,8 +71,10 @@ void nn_adam_update(nn_optimizer *o, float *w, const float *g, int64_t t);
 /* The same updates restricted to elements [lo, lo + len), for a step fused
  * into the backward pass: each range as soon as its gradient is final. */
 void nn_sgd_range(nn_optimizer *o, float *w, const float *g, int64_t lo, int64_t len);
-void nn_adam_range(nn_optimizer *o, float *w, const float *g, int64_t lo, int64_t len,
-                   int64_t t);
+/* Adam's ranges use the constants nn_adam_prepare(o, t) stored in
+ * o->fused: a backward pass may call this thousands of times a step. */
+void nn_adam_prepare(nn_optimizer *o, int64_t t);
+void nn_adam_range(nn_optimizer *o, float *w, const float *g, int64_t lo, int64_t len);
 
 /* A step in pieces, for lib/train.c: begin checks what nn_optimizer_step
  * checks (NN_ERR_UNSUPPORTED with clipping on, which needs every gradient

@@ -210,6 +210,8 @@ nn_status nn_optimizer_fused_begin(nn_optimizer *o)
     nn_status s = check_ready(o, "nn_optimizer_step");
     if (s == NN_OK && o->clip_norm > 0.0f)
         return NN_ERR_UNSUPPORTED; /* not an error: the caller steps unfused */
+    if (s == NN_OK && o->kind != NN_OPTIM_SGD)
+        nn_adam_prepare(o, o->step + 1);
     return s;
 }
 
@@ -220,7 +222,7 @@ void nn_optimizer_fused_range(nn_optimizer *o, int64_t lo, int64_t len)
     if (o->kind == NN_OPTIM_SGD)
         nn_sgd_range(o, w, g, lo, len);
     else
-        nn_adam_range(o, w, g, lo, len, o->step + 1);
+        nn_adam_range(o, w, g, lo, len);
 }
 
 void nn_optimizer_fused_end(nn_optimizer *o)
