@@ -317,6 +317,74 @@ START_TEST(deeper_chains)
 }
 END_TEST
 
+/* A small last dense layer is folded into the dense layer before it
+ * (parallel.c): up to 64 outputs after a layer of up to 16 column chunks.
+ * Each side of both limits, the plan's shape and the results against the
+ * reference; and at inference, one row and a few. */
+START_TEST(folded_last_layer)
+{
+    static const int shapes[][2] = {{40, 64}, {40, 65}, {1024, 3}, {1025, 3}};
+    const int hid = shapes[_i][0], out = shapes[_i][1];
+    const int fold = out <= 64 && hid <= 1024;
+    spec sp[] = {{REF_DENSE, hid, 0}, {REF_RELU, 0, 0}, {REF_DENSE, out, 0}, {REF_SOFTMAX_CE, 0, 0}};
+    net t;
+    net_build(&t, 9, sp, 4);
+    net_randomize(&t, 0.3);
+    check_net(&t, 5, 0);
+    check_net(&t, 32, 0);
+    /* the training plan for 32 rows: one forward and one backward phase
+     * when folded, two each when not */
+    nn_tensor *x, *y;
+    int32_t labels[32] = {0};
+    float loss;
+    ck_assert_int_eq(nn_tensor_create(&x, 2, (int64_t[]){32, 9}), NN_OK);
+    ck_assert_int_eq(nn_tensor_create(&y, 2, (int64_t[]){32, out}), NN_OK);
+    for (int k = 0; k < 32 * 9; k++)
+        nn_tensor_data(x)[k] = (float)trand();
+    ck_assert_int_eq(nn_graph_forward_loss(t.g, x, labels, &loss), NN_OK);
+    const plan *p = t.g->pending;
+    ck_assert_int_eq(p->fold, fold ? 2 : 0);
+    ck_assert_int_eq(p->nfwd, fold ? 1 : 2);
+    ck_assert_int_eq(p->nbwd, fold ? 1 : 2);
+    ck_assert_int_eq(nn_graph_backward(t.g), NN_OK);
+    /* inference on the same weights: one row, then 3 */
+    for (int n = 1; n <= 3; n += 2) {
+        double *xd = malloc(sizeof(double) * (size_t)(n * 9));
+        int *lab = calloc((size_t)n, sizeof *lab);
+        double **acts = acts_alloc(4, n, hid > out ? hid : out);
+        ck_assert(xd && lab);
+        nn_tensor *xn, *yn;
+        ck_assert_int_eq(nn_tensor_create(&xn, 2, (int64_t[]){n, 9}), NN_OK);
+        ck_assert_int_eq(nn_tensor_create(&yn, 2, (int64_t[]){n, out}), NN_OK);
+        for (int k = 0; k < n * 9; k++)
+            xd[k] = nn_tensor_data(xn)[k] = (float)trand();
+        ck_assert_int_eq(nn_graph_forward(t.g, xn, yn), NN_OK);
+        ref_run(t.ref, 4, n, xd, lab, NULL, 0, acts);
+        for (int r = 0; r < n; r++) {
+            const double *z = acts[4] + r * out;
+            double m = z[0], sum = 0.0;
+            for (int k = 1; k < out; k++)
+                m = fmax(m, z[k]);
+            double *pr = malloc(sizeof(double) * (size_t)out);
+            for (int k = 0; k < out; k++)
+                sum += pr[k] = exp(z[k] - m);
+            for (int k = 0; k < out; k++)
+                pr[k] /= sum;
+            assert_close("probs", nn_tensor_data(yn) + r * out, pr, out);
+            free(pr);
+        }
+        acts_free(acts, 4);
+        free(xd);
+        free(lab);
+        nn_tensor_destroy(xn);
+        nn_tensor_destroy(yn);
+    }
+    nn_tensor_destroy(x);
+    nn_tensor_destroy(y);
+    net_free(&t);
+}
+END_TEST
+
 /* Inference batch sizes that take each path: up to 4 rows (dot products,
  * in groups of 4, 2 and 1), a few rows (column chunks), and row blocks of
  * 512 from 1024 rows, with a ragged last block; and input widths below one
@@ -1316,6 +1384,7 @@ Suite *make_suite(void)
     tcase_add_loop_test(tc, reference_and_finite_differences, 0, 10);
     tcase_add_loop_test(tc, kernel_shapes_match_reference, 0, N_ISAS);
     tcase_add_test(tc, deeper_chains);
+    tcase_add_loop_test(tc, folded_last_layer, 0, 4);
     tcase_add_loop_test(tc, inference_forward_matches_reference, 0, N_INFER_ROWS * 2 * N_ISAS);
     tcase_add_test(tc, headless_graph_forward);
     tcase_add_loop_test(tc, activations_over_their_range, 0, 3);

@@ -238,6 +238,35 @@ nn_status nn_dense_backward_weights_rows(nn_graph *g, int i, plan *p, const floa
     return s;
 }
 
+/* Input columns c0..c1-1 of dense layer i (a folded last layer, see
+ * parallel.c): part[n, O] = x[:, c0..c1-1] W[:, c0..c1-1]^T, no bias. */
+nn_status nn_dense_forward_part(nn_graph *g, int i, plan *p, const float *x, int64_t c0,
+                                int64_t c1, float *part)
+{
+    const layer *l = &g->layers[i];
+    const float *w = g->values + l->w_off + c0;
+    if (small_batch(p)) {
+        nn_kernel_nt(p->n, l->out, c1 - c0, x + c0, l->in, w, l->in, part, l->out);
+        return NN_OK;
+    }
+    return nn_bk_sgemm('N', 'T', p->n, l->out, c1 - c0, x + c0, l->in, w, l->in, part, l->out);
+}
+
+/* The weight gradient's input columns c0..c1-1: dW[:, c0..c1-1] = dy^T
+ * x[:, c0..c1-1]; the bias gradient is not touched. */
+nn_status nn_dense_backward_weights_cols(nn_graph *g, int i, plan *p, const float *x,
+                                         int64_t c0, int64_t c1)
+{
+    const layer *l = &g->layers[i];
+    float *dw = g->grads + l->w_off + c0;
+    if (small_batch(p)) {
+        nn_kernel_nn(l->out, c1 - c0, p->n, p->lp[i].dy, 1, l->out, x + c0, l->in, dw, l->in);
+        return NN_OK;
+    }
+    return nn_bk_sgemm('T', 'N', l->out, c1 - c0, p->n, p->lp[i].dy, l->out, x + c0, l->in, dw,
+                       l->in);
+}
+
 void nn_dense_round_input(nn_graph *g, int i, plan *p, const float *x, int64_t c0, int64_t c1)
 {
     const int64_t in = g->layers[i].in;

@@ -87,6 +87,8 @@ static int64_t plan_layout(nn_graph *g, plan *p, float *buf)
             lp->dypairs = (uint32_t *)(void *)dypairs;
         }
     }
+    if (p->fold)
+        TAKE(p->part, nn_parallel_part_floats(g, p));
     if (p->training) {
         float *labels = NULL;
         TAKE(p->targets, n * nn_graph_out_features(g));
@@ -108,6 +110,7 @@ static nn_status plan_build(nn_graph *g, int64_t n, int training, plan **out)
     p->bf16 = training && g->training_precision == NN_PRECISION_BF16;
     p->panel_rows = !p->bf16 && nn_kernels_panel() ? nn_dense_panel_rows(n) : 0;
     p->xt_copies = nn_get_num_threads() > 1 ? nn_get_num_threads() : 1;
+    p->fold = nn_parallel_fold(g, p);
     p->lp = nn_mem_calloc((size_t)(g->nlayers ? g->nlayers : 1) * sizeof *p->lp);
     if (!p->lp) {
         s = nn_fail(NN_ERR_OUT_OF_MEMORY, "no memory for a batch-size-%lld plan", (long long)n);

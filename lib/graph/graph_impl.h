@@ -94,6 +94,10 @@ typedef struct plan {
     task *tasks;
     phase *phases;
     int nfwd, nbwd;     /* forward phases, then backward phases */
+    int fold;           /* the last dense layer's index if the tasks of the
+                           dense layer before it compute it (parallel.c),
+                           else 0 */
+    float *part;        /* fold: each task's share of its output, [chunk][N, O] */
 } plan;
 
 enum { NN_PLAN_SLOTS = 8 };
@@ -169,6 +173,13 @@ int64_t nn_dense_panel_floats(const plan *p, int64_t in);
 void nn_dense_pack_input(nn_graph *g, int i, plan *p, const float *x, int64_t c0, int64_t c1);
 nn_status nn_dense_backward_data_cols(nn_graph *g, int i, plan *p, float *dx, int64_t c0,
                                       int64_t c1);
+/* A folded last dense layer i (parallel.c) by its input columns c0..c1-1:
+ * the forward's share part [N, O] of the output, without the bias; the
+ * weight gradient's columns (the bias gradient is left alone). */
+nn_status nn_dense_forward_part(nn_graph *g, int i, plan *p, const float *x, int64_t c0,
+                                int64_t c1, float *part);
+nn_status nn_dense_backward_weights_cols(nn_graph *g, int i, plan *p, const float *x,
+                                         int64_t c0, int64_t c1);
 /* Activations on columns c0..c1-1 of [n, out] rows (threaded executor):
  * y from x (the same buffer when the layer works in place); dx from dy and
  * the layer's output y, or its input x for GELU. activation.c for ReLU,
@@ -184,6 +195,10 @@ void nn_eltwise_backward_cols(const layer *l, int64_t n, const float *x, const f
 
 /* The threaded executor (parallel.c). */
 int nn_parallel_eligible(const nn_graph *g);
+/* The layer plan p would fold (plan.fold), set before the layout: 0 for none. */
+int nn_parallel_fold(const nn_graph *g, const plan *p);
+/* Floats of plan.part for a plan with fold set. */
+int64_t nn_parallel_part_floats(const nn_graph *g, const plan *p);
 nn_status nn_parallel_plan(nn_graph *g, plan *p);
 void nn_parallel_plan_free(plan *p);
 const float *nn_layer_out(const nn_graph *g, const plan *p, int i, const float *x);

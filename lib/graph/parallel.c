@@ -15,7 +15,16 @@
  * the element-wise backward between them, then Dj's weight gradient rows c.
  * Dm-1's weight gradient needs no data gradient and joins the first phase.
  * A parameter hook (the optimizer, fused) updates D0's rows in the same
- * task; Dj's (j >= 1) once no later phase reads the old weights. */
+ * task; Dj's (j >= 1) once no later phase reads the old weights.
+ *
+ * A small last dense layer L (at most FOLD_MAX_OUT outputs, like the
+ * classifier of an MLP) is folded into the layer P before it, so that it
+ * adds no phase of its own: P's chunk c also computes L's product with
+ * P's output columns c, a partial sum the caller adds up in chunk order;
+ * backward, the chunk that computes L's data gradient on columns c also
+ * computes and updates L's weight columns c, the only task that reads
+ * them. A 784-512-10 training step is then one forward and one backward
+ * phase. */
 #include <omp.h>
 #include <stdatomic.h>
 #include <string.h>
@@ -36,6 +45,9 @@ enum { ROW_BLOCK = 512, ROW_SPLIT_MIN = 2 * ROW_BLOCK };
 
 enum { T_FWD, T_GRAD_LAST, T_CHAIN, T_UPDATE, T_ROWS };
 
+/* Longer chains of dense layers keep the primitive executor. */
+enum { MAX_DENSE = 64 };
+
 int nn_parallel_eligible(const nn_graph *g)
 {
     for (int i = 0; i < g->nlayers; i++)
@@ -53,6 +65,36 @@ int nn_parallel_eligible(const nn_graph *g)
 static int chunks(int64_t cols)
 {
     return (int)((cols + CHUNK - 1) / CHUNK);
+}
+
+/* Folding L into P makes the caller add chunks(P.out) partial sums of
+ * [N, L.out]: cheap while P has few chunks and L few outputs. With L.out <=
+ * CHUNK the partials take at most as many floats as P's own output. */
+enum { FOLD_MAX_OUT = 64, FOLD_MAX_CHUNKS = 16 };
+
+int nn_parallel_fold(const nn_graph *g, const plan *p)
+{
+    if (!nn_parallel_eligible(g) || p->bf16 || (!p->training && p->n >= ROW_SPLIT_MIN))
+        return 0;
+    int dense[2] = {-1, -1}, m = 0;
+    for (int i = 0; i < g->nlayers; i++)
+        if (g->layers[i].kind == LAYER_DENSE) {
+            dense[0] = dense[1];
+            dense[1] = i;
+            m++;
+        }
+    if (m < 2 || m > MAX_DENSE)
+        return 0;
+    const layer *l = &g->layers[dense[1]], *prev = &g->layers[dense[0]];
+    if (l->out > FOLD_MAX_OUT || chunks(prev->out) > FOLD_MAX_CHUNKS)
+        return 0;
+    return dense[1];
+}
+
+int64_t nn_parallel_part_floats(const nn_graph *g, const plan *p)
+{
+    const layer *l = &g->layers[p->fold];
+    return (int64_t)chunks(l->in) * p->n * l->out;
 }
 
 /* Appends the chunk tasks of kind for dense layer i. */
@@ -81,13 +123,14 @@ static void close_phase(plan *p, int *np, int nt)
 
 nn_status nn_parallel_plan(nn_graph *g, plan *p)
 {
-    int dense[64], m = 0, ntasks = 0;
+    int dense[MAX_DENSE], m = 0, ntasks = 0;
     for (int i = 0; i < g->nlayers; i++)
         if (g->layers[i].kind == LAYER_DENSE) {
-            if (m == (int)(sizeof dense / sizeof dense[0]))
-                return NN_OK; /* very deep chains keep the primitive executor */
+            if (m == MAX_DENSE)
+                return NN_OK;
             dense[m++] = i;
         }
+    const int fold = p->fold != 0; /* then dense[m - 1] == p->fold */
     int rows = !p->training && p->n >= ROW_SPLIT_MIN;
     for (int j = 0; j < m; j++) /* forward + chain/grad + update */
         ntasks += 3 * chunks(g->layers[dense[j]].out);
@@ -113,7 +156,7 @@ nn_status nn_parallel_plan(nn_graph *g, plan *p)
         close_phase(p, &np, nt);
         m = 0; /* no column phases */
     }
-    for (int j = 0; j < m; j++) {
+    for (int j = 0; j < m - fold; j++) {
         open_phase(p, &np, nt);
         add_tasks(p, &nt, T_FWD, dense[j], g->layers[dense[j]].out);
         close_phase(p, &np, nt);
@@ -121,15 +164,16 @@ nn_status nn_parallel_plan(nn_graph *g, plan *p)
     p->nfwd = np;
     if (p->training && m > 0) {
         /* first backward phase: last layer's weight gradient, and the phase
-         * of the layer before it */
+         * of the layer before it (a folded last layer's tasks do both) */
         open_phase(p, &np, nt);
         for (int j = m - 2; j >= 0; j--) {
             if (j < m - 2)
                 open_phase(p, &np, nt);
             add_tasks(p, &nt, T_CHAIN, dense[j], g->layers[dense[j]].out);
-            if (j + 2 < m)  /* Dj+2's old weights were last read in the phase before */
+            /* Dj+2's old weights were last read in the phase before */
+            if (j + 2 < m && !(fold && j + 2 == m - 1))
                 add_tasks(p, &nt, T_UPDATE, dense[j + 2], g->layers[dense[j + 2]].out);
-            if (j == m - 2) /* last, so that chunk k lands where its forward ran */
+            if (j == m - 2 && !fold) /* last, so that chunk k lands where its forward ran */
                 add_tasks(p, &nt, T_GRAD_LAST, dense[m - 1], g->layers[dense[m - 1]].out);
             close_phase(p, &np, nt);
         }
@@ -137,7 +181,7 @@ nn_status nn_parallel_plan(nn_graph *g, plan *p)
             add_tasks(p, &nt, T_GRAD_LAST, dense[0], g->layers[dense[0]].out);
             close_phase(p, &np, nt);
         }
-        if (m >= 2) {       /* D1 was read by the last phase */
+        if (m >= 2 && !(fold && m == 2)) { /* D1 was read by the last phase */
             open_phase(p, &np, nt);
             add_tasks(p, &nt, T_UPDATE, dense[1], g->layers[dense[1]].out);
             close_phase(p, &np, nt);
@@ -245,6 +289,22 @@ static void update(run_ctx *r, const layer *l, int64_t c0, int64_t c1)
     r->hook->update(r->hook->ctx, l->b_off + c0, c1 - c0);
 }
 
+/* Weight columns c0..c1-1 of dense layer l, every row, then nothing of
+ * the bias (a folded layer's bias is updated by the caller). */
+static void update_cols(run_ctx *r, const layer *l, int64_t c0, int64_t c1)
+{
+    if (!r->hook)
+        return;
+    for (int64_t o = 0; o < l->out; o++)
+        r->hook->update(r->hook->ctx, l->w_off + o * l->in + c0, c1 - c0);
+}
+
+/* Chunk c0..c1-1's share of the folded layer's output. */
+static float *part_of(const plan *p, const layer *l, int64_t c0)
+{
+    return p->part + c0 / CHUNK * p->n * l->out;
+}
+
 static void run_task(void *arg, int k)
 {
     run_ctx *r = arg;
@@ -260,7 +320,10 @@ static void run_task(void *arg, int k)
         chain_forward(r, t->layer + 1, next - 1, t->c0, t->c1);
         if (next < g->nlayers && g->layers[next].kind == LAYER_DENSE) {
             const float *nx = nn_layer_out(g, p, g->layers[next].input, r->x);
-            if (p->bf16)
+            if (next == p->fold)
+                record(r, nn_dense_forward_part(g, next, p, nx, t->c0, t->c1,
+                                                part_of(p, &g->layers[next], t->c0)));
+            else if (p->bf16)
                 nn_dense_round_input(g, next, p, nx, t->c0, t->c1);
             else if (p->use_panels)
                 nn_dense_pack_input(g, next, p, nx, t->c0, t->c1);
@@ -275,8 +338,13 @@ static void run_task(void *arg, int k)
     case T_CHAIN: {
         /* the next dense layer's data gradient on these columns */
         int next = group_end(g, t->layer) + 1;
-        record(r, nn_dense_backward_data_cols(g, next, p, p->lp[g->layers[next].input].dy,
-                                              t->c0, t->c1));
+        const layer *nl = &g->layers[next];
+        record(r, nn_dense_backward_data_cols(g, next, p, p->lp[nl->input].dy, t->c0, t->c1));
+        if (next == p->fold) { /* its weight columns here: nothing else reads them */
+            record(r, nn_dense_backward_weights_cols(
+                          g, next, p, nn_layer_out(g, p, nl->input, r->x), t->c0, t->c1));
+            update_cols(r, nl, t->c0, t->c1);
+        }
         chain_backward(r, t->layer + 1, next - 1, t->c0, t->c1);
         record(r, nn_dense_backward_weights_rows(g, t->layer, p, x, t->c0, t->c1));
         if (t->layer == g->first_dense)
@@ -355,6 +423,46 @@ static nn_status run_phases(run_ctx *r, int first, int count, int mode)
     return NN_OK;
 }
 
+/* The folded layer's output: its tasks' partial sums in chunk order, the
+ * bias, then the element-wise layers after it (all columns). */
+static void fold_forward(run_ctx *r)
+{
+    nn_graph *g = r->g;
+    plan *p = r->p;
+    const layer *l = &g->layers[p->fold];
+    const int64_t size = p->n * l->out;
+    const int nc = chunks(l->in);
+    float *restrict y = p->lp[p->fold].y;
+    const float *b = g->values + l->b_off;
+    memcpy(y, p->part, (size_t)size * sizeof *y);
+    for (int c = 1; c < nc; c++) {
+        const float *restrict q = p->part + c * size;
+        for (int64_t k = 0; k < size; k++)
+            y[k] += q[k];
+    }
+    for (int64_t row = 0; row < p->n; row++)
+        for (int64_t o = 0; o < l->out; o++)
+            y[row * l->out + o] += b[o];
+    chain_forward(r, p->fold + 1, group_end(g, p->fold), 0, l->out);
+}
+
+/* The folded layer's bias gradient, and its update. */
+static void fold_bias(run_ctx *r)
+{
+    nn_graph *g = r->g;
+    plan *p = r->p;
+    const layer *l = &g->layers[p->fold];
+    const float *dy = p->lp[p->fold].dy;
+    float *db = g->grads + l->b_off;
+    for (int64_t o = 0; o < l->out; o++)
+        db[o] = 0.0f;
+    for (int64_t row = 0; row < p->n; row++)
+        for (int64_t o = 0; o < l->out; o++)
+            db[o] += dy[row * l->out + o];
+    if (r->hook)
+        r->hook->update(r->hook->ctx, l->b_off, l->out);
+}
+
 nn_status nn_parallel_forward(nn_graph *g, plan *p, const float *x, float *loss)
 {
     pool_mode m;
@@ -391,6 +499,8 @@ nn_status nn_parallel_forward(nn_graph *g, plan *p, const float *x, float *loss)
     int rows = p->nfwd > 0 && p->tasks[p->phases[0].first].kind == T_ROWS;
     s = run_phases(&r, 0, p->nfwd,
                    rows ? NN_POOL_DYNAMIC : p->training ? NN_POOL_AFFINE : NN_POOL_STATIC);
+    if (s == NN_OK && p->fold)
+        fold_forward(&r);
     const layer *head = g->nlayers ? &g->layers[g->nlayers - 1] : NULL;
     if (s == NN_OK && head && layer_is_head(head)) {
         const float *in = nn_layer_out(g, p, head->input, x);
@@ -434,6 +544,8 @@ nn_status nn_parallel_backward(nn_graph *g, plan *p, const nn_param_hook *hook)
         last_dense--;
     if (top > last_dense)
         chain_backward(&r, last_dense + 1, top, 0, g->layers[top].out);
+    if (p->fold)
+        fold_bias(&r);
     s = run_phases(&r, p->nfwd, p->nbwd, NN_POOL_AFFINE);
     pool_leave(m);
     return s;
