@@ -31,6 +31,26 @@ START_TEST(create_is_zeroed_and_aligned)
 }
 END_TEST
 
+/* Blocks of 1.5 MiB and more start on a 2 MiB boundary (huge pages,
+ * lib/core/alloc.c), whether rounded up to whole huge pages (1.5 MiB: by
+ * a third) or not (2 MiB + 64 floats), and are zeroed to their end. */
+START_TEST(large_tensors_start_on_huge_pages)
+{
+    static const int64_t sizes[] = {393216, 524288 + 64, 3 * 524288};
+    for (int k = 0; k < 3; k++) {
+        nn_tensor *t = make(1, &sizes[k]);
+        float *d = nn_tensor_data(t);
+        ck_assert_uint_eq((uintptr_t)d % (2u << 20), 0);
+        int64_t nonzero = 0;
+        for (int64_t i = 0; i < sizes[k]; i++)
+            nonzero += d[i] != 0.0f;
+        ck_assert_int_eq(nonzero, 0);
+        d[sizes[k] - 1] = 1.0f;
+        nn_tensor_destroy(t);
+    }
+}
+END_TEST
+
 START_TEST(create_max_dims)
 {
     int64_t dims[NN_MAX_DIMS];
@@ -175,6 +195,7 @@ Suite *make_suite(void)
     Suite *s = suite_create("tensor");
     TCase *tc = tcase_create("tensor");
     tcase_add_test(tc, create_is_zeroed_and_aligned);
+    tcase_add_test(tc, large_tensors_start_on_huge_pages);
     tcase_add_test(tc, create_max_dims);
     tcase_add_test(tc, copy_round_trip);
     tcase_add_test(tc, reshape_keeps_data);

@@ -1,12 +1,27 @@
 /* The one allocator every libnn module uses, so that alignment is uniform
  * and tests can make any single allocation fail. */
+#define _DEFAULT_SOURCE /* madvise */
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "core.h"
 
 enum { NN_ALIGN = 64 };
+
+/* Blocks of at least HUGE_MIN bytes (parameters, gradients, optimizer
+ * state, data sets) are placed on whole 2 MiB pages and offered to the
+ * kernel as transparent huge pages (madvise; Linux's default mode on
+ * Debian). A training step streams these arrays every time: on 4 KiB
+ * pages, the first 150 KB of each took twice as long to update as the
+ * rest whenever two threads ran (Zen 5: the fused Adam on the first 64
+ * rows of the 784-512-10 hidden layer, 22-26 us against 11-12 for every
+ * other chunk; 12.2 on huge pages). Such a block is rounded up to whole
+ * huge pages where that adds at most a third of its size; otherwise only
+ * its last, partial 2 MiB stays on small pages. */
+#define HUGE_MIN ((size_t)3 << 19)
+#define HUGE_PAGE ((size_t)2 << 20)
 
 static atomic_long alloc_count;
 static atomic_long fail_at;
@@ -29,6 +44,18 @@ void *nn_mem_alloc(size_t size)
     if (size > SIZE_MAX - NN_ALIGN)
         return NULL;
     size = (size + NN_ALIGN - 1) / NN_ALIGN * NN_ALIGN;
+    if (size >= HUGE_MIN && size <= SIZE_MAX - HUGE_PAGE) {
+        size_t whole = (size + HUGE_PAGE - 1) / HUGE_PAGE * HUGE_PAGE;
+        if (whole - size <= size / 3)
+            size = whole;
+        void *p = NULL;
+        if (posix_memalign(&p, HUGE_PAGE, size) != 0)
+            return NULL;
+#ifdef MADV_HUGEPAGE
+        (void)madvise(p, size, MADV_HUGEPAGE); /* advice: failure changes nothing */
+#endif
+        return p;
+    }
     return aligned_alloc(NN_ALIGN, size);
 }
 

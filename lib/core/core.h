@@ -32,7 +32,9 @@ nn_status nn_fail(nn_status s, const char *fmt, ...) NN_PRINTF(2, 3);
 nn_status nn_fail_in(const char *fn, nn_status s);
 
 /* The one allocator: 64-byte aligned, size rounded up to 64, NULL on
- * failure (or when the test hook below says so). Free with nn_mem_free. */
+ * failure (or when the test hook below says so). Blocks of 1.5 MiB or
+ * more start on a 2 MiB boundary, rounded up to whole 2 MiB, and are
+ * advised as huge pages (alloc.c). Free with nn_mem_free. */
 void *nn_mem_alloc(size_t size);
 /* Like nn_mem_alloc, zero-filled. */
 void *nn_mem_calloc(size_t size);
