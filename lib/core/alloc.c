@@ -1,6 +1,8 @@
 /* The one allocator every libnn module uses, so that alignment is uniform
  * and tests can make any single allocation fail. */
+#ifndef _DEFAULT_SOURCE
 #define _DEFAULT_SOURCE /* madvise */
+#endif
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
