@@ -209,7 +209,6 @@ nn_status nn_dense_backward_weights_rows(nn_graph *g, int i, plan *p, const floa
 {
     const layer *l = &g->layers[i];
     const float *dy = p->lp[i].dy;
-    float *db = g->grads + l->b_off;
     /* The kernels read x where it lies; sgemm packs it again for every
      * chunk. Alone, sgemm measured 2-4 % faster than the AVX-512 4x64
      * blocks (Zen 5), but in a training step on two threads its chunks took
@@ -228,6 +227,15 @@ nn_status nn_dense_backward_weights_rows(nn_graph *g, int i, plan *p, const floa
     else
         s = nn_bk_sgemm('T', 'N', c1 - c0, l->in, p->n, dy + c0, l->out, x, l->in,
                         g->grads + l->w_off + c0 * l->in, l->in);
+    nn_dense_backward_bias(g, i, p, c0, c1);
+    return s;
+}
+
+void nn_dense_backward_bias(nn_graph *g, int i, plan *p, int64_t c0, int64_t c1)
+{
+    const layer *l = &g->layers[i];
+    const float *dy = p->lp[i].dy;
+    float *db = g->grads + l->b_off;
     for (int64_t c = c0; c < c1; c++)
         db[c] = 0.0f;
     for (int64_t r = 0; r < p->n; r++) {
@@ -235,7 +243,6 @@ nn_status nn_dense_backward_weights_rows(nn_graph *g, int i, plan *p, const floa
         for (int64_t c = c0; c < c1; c++)
             db[c] += dyr[c];
     }
-    return s;
 }
 
 /* Input columns c0..c1-1 of dense layer i (a folded last layer, see

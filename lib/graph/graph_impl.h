@@ -156,6 +156,9 @@ nn_status nn_dense_forward_cols(nn_graph *g, int i, plan *p, const float *x, int
                                 int64_t c1);
 nn_status nn_dense_backward_weights_rows(nn_graph *g, int i, plan *p, const float *x,
                                          int64_t c0, int64_t c1);
+/* The bias gradient's entries c0..c1-1 (the sums of dy's columns); part of
+ * nn_dense_backward_weights_rows. */
+void nn_dense_backward_bias(nn_graph *g, int i, plan *p, int64_t c0, int64_t c1);
 /* bf16 plans: rounds columns c0..c1-1 of dense layer i's input x [N, I]
  * into its xbf. */
 void nn_dense_round_input(nn_graph *g, int i, plan *p, const float *x, int64_t c0, int64_t c1);

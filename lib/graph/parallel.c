@@ -72,23 +72,32 @@ static int chunks(int64_t cols)
  * CHUNK the partials take at most as many floats as P's own output. */
 enum { FOLD_MAX_OUT = 64, FOLD_MAX_CHUNKS = 16 };
 
+/* The dense layers' indices in order into dense; their count, or -1 for
+ * more than MAX_DENSE (such chains keep the primitive executor). */
+static int dense_layers(const nn_graph *g, int dense[MAX_DENSE])
+{
+    int m = 0;
+    for (int i = 0; i < g->nlayers; i++)
+        if (g->layers[i].kind == LAYER_DENSE) {
+            if (m == MAX_DENSE)
+                return -1;
+            dense[m++] = i;
+        }
+    return m;
+}
+
 int nn_parallel_fold(const nn_graph *g, const plan *p)
 {
     if (!nn_parallel_eligible(g) || p->bf16 || (!p->training && p->n >= ROW_SPLIT_MIN))
         return 0;
-    int dense[2] = {-1, -1}, m = 0;
-    for (int i = 0; i < g->nlayers; i++)
-        if (g->layers[i].kind == LAYER_DENSE) {
-            dense[0] = dense[1];
-            dense[1] = i;
-            m++;
-        }
-    if (m < 2 || m > MAX_DENSE)
+    int dense[MAX_DENSE];
+    const int m = dense_layers(g, dense);
+    if (m < 2)
         return 0;
-    const layer *l = &g->layers[dense[1]], *prev = &g->layers[dense[0]];
+    const layer *l = &g->layers[dense[m - 1]], *prev = &g->layers[dense[m - 2]];
     if (l->out > FOLD_MAX_OUT || chunks(prev->out) > FOLD_MAX_CHUNKS)
         return 0;
-    return dense[1];
+    return dense[m - 1];
 }
 
 int64_t nn_parallel_part_floats(const nn_graph *g, const plan *p)
@@ -123,13 +132,10 @@ static void close_phase(plan *p, int *np, int nt)
 
 nn_status nn_parallel_plan(nn_graph *g, plan *p)
 {
-    int dense[MAX_DENSE], m = 0, ntasks = 0;
-    for (int i = 0; i < g->nlayers; i++)
-        if (g->layers[i].kind == LAYER_DENSE) {
-            if (m == MAX_DENSE)
-                return NN_OK;
-            dense[m++] = i;
-        }
+    int dense[MAX_DENSE], ntasks = 0;
+    int m = dense_layers(g, dense);
+    if (m < 0)
+        return NN_OK;
     const int fold = p->fold != 0; /* then dense[m - 1] == p->fold */
     int rows = !p->training && p->n >= ROW_SPLIT_MIN;
     for (int j = 0; j < m; j++) /* forward + chain/grad + update */
@@ -452,13 +458,7 @@ static void fold_bias(run_ctx *r)
     nn_graph *g = r->g;
     plan *p = r->p;
     const layer *l = &g->layers[p->fold];
-    const float *dy = p->lp[p->fold].dy;
-    float *db = g->grads + l->b_off;
-    for (int64_t o = 0; o < l->out; o++)
-        db[o] = 0.0f;
-    for (int64_t row = 0; row < p->n; row++)
-        for (int64_t o = 0; o < l->out; o++)
-            db[o] += dy[row * l->out + o];
+    nn_dense_backward_bias(g, p->fold, p, 0, l->out);
     if (r->hook)
         r->hook->update(r->hook->ctx, l->b_off, l->out);
 }
