@@ -48,12 +48,23 @@ long nn_mem_fail_at(long k);
 /* Overflow-checked a * b for non-negative sizes; 0 on success. */
 int nn_mul_overflows(int64_t a, int64_t b, int64_t *out);
 
+/* What a graph knows of writes to its parameter values, for the copies it
+ * keeps of them (the one-row inference layout, dense.c). version changes
+ * with every write libnn makes or is told of; exposed is set for good once
+ * the user has taken a pointer to the values (nn_tensor_data on a view from
+ * nn_graph_param), through which they may write at any time unseen. */
+typedef struct nn_param_watch {
+    uint64_t version;
+    int exposed;
+} nn_param_watch;
+
 struct nn_tensor {
     int ndim;
     int64_t dims[NN_MAX_DIMS];
     int64_t numel;
     float *data;
     int borrowed; /* a view into memory libnn owns elsewhere: not freed, not reshaped */
+    nn_param_watch *watch; /* a graph's parameter values view: its graph's watch */
 };
 
 /* Makes t a borrowed 1- or 2-D view of data (never allocates). */

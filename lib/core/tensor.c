@@ -50,6 +50,7 @@ nn_status nn_tensor_create(nn_tensor **out, int ndim, const int64_t *dims)
     memcpy(t->dims, dims, (size_t)ndim * sizeof *dims);
     t->numel = numel;
     t->borrowed = 0;
+    t->watch = NULL;
     *out = t;
     return NN_OK;
 }
@@ -94,6 +95,8 @@ int64_t nn_tensor_numel(const nn_tensor *t)
 
 float *nn_tensor_data(nn_tensor *t)
 {
+    if (t && t->watch)
+        t->watch->exposed = 1;
     return t ? t->data : NULL;
 }
 
@@ -107,6 +110,8 @@ nn_status nn_tensor_copy_from(nn_tensor *t, const float *src, int64_t n)
         return nn_fail(NN_ERR_SHAPE, "nn_tensor_copy_from: n is %lld, tensor holds %lld",
                        (long long)n, (long long)t->numel);
     memmove(t->data, src, (size_t)n * sizeof(float));
+    if (t->watch)
+        t->watch->version++;
     return NN_OK;
 }
 

@@ -409,5 +409,6 @@ nn_status nn_graph_backward_with(nn_graph *g, const nn_param_hook *hook)
         return NN_ERR_UNSUPPORTED;
     nn_status s = nn_parallel_backward(g, p, hook);
     g->pending = NULL;
+    nn_graph_values_changed(g); /* the hook may have written any of them */
     return s;
 }

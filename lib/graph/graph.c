@@ -111,6 +111,7 @@ static void point_views(nn_graph *g)
         int64_t wd[2] = {l->out, l->in}, bd[1] = {l->out};
         nn_tensor_view(&g->pviews[2 * k], g->values + l->w_off, 2, wd);
         nn_tensor_view(&g->pviews[2 * k + 1], g->values + l->b_off, 1, bd);
+        g->pviews[2 * k].watch = g->pviews[2 * k + 1].watch = &g->watch;
         nn_tensor_view(&g->pviews[g->nparams + 2 * k], g->grads + l->w_off, 2, wd);
         nn_tensor_view(&g->pviews[g->nparams + 2 * k + 1], g->grads + l->b_off, 1, bd);
         k++;
@@ -282,6 +283,7 @@ nn_status nn_graph_init_params(nn_graph *g, nn_init scheme, uint64_t seed)
     for (int i = 0; i < g->nlayers; i++)
         if (g->layers[i].kind == LAYER_DENSE)
             nn_dense_init(g, &g->layers[i], scheme);
+    nn_graph_values_changed(g);
     return NN_OK;
 }
 
@@ -312,6 +314,16 @@ nn_status nn_graph_param(nn_graph *g, int i, nn_tensor **value, nn_tensor **grad
 float *nn_graph_values(nn_graph *g)
 {
     return g->values;
+}
+
+void nn_graph_values_changed(nn_graph *g)
+{
+    g->watch.version++;
+}
+
+float *nn_graph_param_values(nn_graph *g, int i)
+{
+    return g->pviews[i].data;
 }
 
 float *nn_graph_grads(nn_graph *g)

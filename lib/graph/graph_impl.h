@@ -117,6 +117,7 @@ struct nn_graph {
     int64_t numel;
     nn_tensor *pviews;  /* 2 per dense layer: W then b, values then grads */
     int nparams;
+    nn_param_watch watch; /* writes to values, for the copies plans keep */
 
     nn_rng rng;
     nn_bk_ctx *ctx;

@@ -13,6 +13,18 @@ float *nn_graph_values(nn_graph *g);
 float *nn_graph_grads(nn_graph *g);
 int64_t nn_graph_numel(const nn_graph *g);
 
+/* Whoever writes parameter values through nn_graph_values() or
+ * nn_graph_param_values() must call this afterwards, from one thread,
+ * before the next inference: plans keep copies of the weights in other
+ * layouts (dense.c) and make them afresh when this has been called. */
+void nn_graph_values_changed(nn_graph *g);
+
+/* Parameter i's values (0 <= i < nn_graph_param_count(g)), as
+ * nn_tensor_data() on nn_graph_param()'s view would give them, without
+ * marking the values as handed to the user (which ends those copies for
+ * good, see nn_param_watch). */
+float *nn_graph_param_values(nn_graph *g, int i);
+
 /* A watcher of the graph's lifetime: the graph sets *slot to NULL when it is
  * destroyed, so an optimizer that outlives its graph reports NN_ERR_STATE
  * instead of touching freed memory. Attach may fail with

@@ -561,8 +561,9 @@ static nn_status model_parse(const struct src *s, const uint8_t *buf, size_t siz
     for (int i = 0, n = nn_graph_param_count(g); i < n; i++) {
         nn_tensor *t = NULL;
         nn_graph_param(g, i, &t, NULL);
-        q = get_floats(nn_tensor_data(t), q, nn_tensor_numel(t));
+        q = get_floats(nn_graph_param_values(g, i), q, nn_tensor_numel(t));
     }
+    nn_graph_values_changed(g);
     nn_graph_rng_set(g, rng);
     *out = g;
     return NN_OK;
@@ -656,7 +657,7 @@ static void param_span(nn_graph *g, int i, int64_t *off, int64_t *numel)
 {
     nn_tensor *t = NULL;
     nn_graph_param(g, i, &t, NULL);
-    *off = nn_tensor_data(t) - nn_graph_values(g);
+    *off = nn_graph_param_values(g, i) - nn_graph_values(g);
     *numel = nn_tensor_numel(t);
 }
 

@@ -201,6 +201,7 @@ nn_status nn_optimizer_step(nn_optimizer *o)
         nn_adam_update(o, w, g, t);
         break;
     }
+    nn_graph_values_changed(o->graph);
     o->step = t;
     return NN_OK;
 }
