@@ -125,8 +125,11 @@ NN_API int nn_graph_param_count(const nn_graph *g);
 
 /* Parameter i (0 <= i < count) and its gradient, in order: each dense layer
  * in turn, its W [units, in] then its b [units]. Either out-pointer may be
- * NULL. Borrowed: owned by the graph, valid until it is destroyed; write
- * through nn_tensor_data() to set weights, never destroy or reshape them. */
+ * NULL. Borrowed: owned by the graph, valid until it is destroyed; never
+ * destroy or reshape them. Set weights with nn_tensor_copy_from(), read
+ * them with nn_tensor_copy_to(). Writing through nn_tensor_data() works
+ * too, at any time, but the graph then stops keeping its faster copy of
+ * the weights for one-row inference (docs/graph.md). */
 NN_API nn_status nn_graph_param(nn_graph *g, int i, nn_tensor **value, nn_tensor **grad);
 
 #ifdef __cplusplus

@@ -18,6 +18,7 @@ static void plan_free(nn_graph *g, plan *p)
         }
     }
     nn_parallel_plan_free(p);
+    nn_mem_free(p->il);
     nn_mem_free(p->lp);
     nn_mem_free(p->buf);
     nn_mem_free(p);
@@ -244,8 +245,11 @@ nn_status nn_graph_infer(nn_graph *g, const float *x, int64_t n, const float **o
     plan *p = NULL;
     nn_threads_apply();
     nn_status s = plan_get(g, n, 0, &p);
-    if (s == NN_OK)
+    if (s == NN_OK) {
+        nn_dense_il_begin(g, p);
         s = run_forward(g, p, x, NULL);
+        nn_dense_il_end(g, p, s);
+    }
     if (s != NN_OK)
         return s;
     int last = g->nlayers - 1;

@@ -54,6 +54,8 @@ typedef struct layer_plan {
     /* dense layers of f32 plans with panel rows (kernels_panel.c) */
     float *xt;          /* the input's first panel_rows rows, as panels; for
                            the first dense layer one copy per thread */
+    float *il;          /* dense layers of one-row inference plans: W in
+                           nn_il_pack's layout, in plan.il; NULL for none */
     uint64_t key;       /* dropout: this forward's mask key */
 } layer_plan;
 
@@ -98,7 +100,16 @@ typedef struct plan {
                            dense layer before it compute it (parallel.c),
                            else 0 */
     float *part;        /* fold: each task's share of its output, [chunk][N, O] */
+    /* one-row inference (dense.c, nn_dense_il_begin) */
+    float *il;          /* one allocation behind the layers' lp[i].il */
+    int il_mode;        /* this forward: IL_OFF, IL_PACK (pack, then use) or IL_USE */
+    int il_last;        /* the last forward's il_mode (for the tests) */
+    int il_ready;       /* il holds the weights as they were at il_version */
+    uint64_t il_version;
+    uint64_t il_seen;   /* 1 + the weights' version at the last forward; 0: none */
 } plan;
+
+enum { IL_OFF, IL_PACK, IL_USE };
 
 enum { NN_PLAN_SLOTS = 8 };
 
@@ -153,6 +164,11 @@ void nn_dropout_backward_cols(const layer *l, const layer_plan *lp, int64_t n, f
 /* Column-range kernels of the threaded executor. */
 nn_status nn_dense_forward_rows(nn_graph *g, int i, plan *p, const float *x, int64_t r0,
                                 int64_t r1);
+/* Around every inference forward: whether this one reads (and first
+ * packs) the dense weights in the one-row layout (dense.c); il_end takes
+ * the forward's status. */
+void nn_dense_il_begin(nn_graph *g, plan *p);
+void nn_dense_il_end(nn_graph *g, plan *p, nn_status s);
 nn_status nn_dense_forward_cols(nn_graph *g, int i, plan *p, const float *x, int64_t c0,
                                 int64_t c1);
 nn_status nn_dense_backward_weights_rows(nn_graph *g, int i, plan *p, const float *x,

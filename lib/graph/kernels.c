@@ -15,6 +15,7 @@
 #if defined(__GNUC__) && defined(__x86_64__)
 #include <immintrin.h>
 #include <stdatomic.h>
+#include <string.h>
 
 #include "kernels_avx512.h"
 
@@ -313,21 +314,14 @@ __attribute__((target("avx512f,fma"))) static void dot4_row(const float *x, cons
     y[3] = _mm512_reduce_add_ps(_mm512_add_ps(a3, b3)) + b[3];
 }
 
-/* One row of x: four weight rows at a time (dot4_row), then the rest one
- * after another, four sums per row to cover the FMA latency. */
-__attribute__((target("avx512f,fma"))) static void dot_rows_1(const float *x, const float *w,
-                                                               const float *b, float *y,
-                                                               int64_t in, int64_t out,
-                                                               int64_t c0, int64_t c1)
+/* Weight rows c0..c1-1 one at a time, four sums per row to cover the FMA
+ * latency: the rows past the last group of four. */
+AVX512 static void dot1_rows(const float *x, const float *w, const float *b, float *y,
+                             int64_t in, int64_t c0, int64_t c1)
 {
-    (void)out;
     const int64_t k16 = in & ~(int64_t)15;
     const __mmask16 m = (__mmask16)((1u << (in & 15)) - 1u);
-    int64_t c = c0;
-    for (; c + 4 <= c1; c += 4)
-        dot4_row(x, w + c * in, b + c, y + c, in);
-    /* the last few weight rows one at a time */
-    for (; c < c1; c++) {
+    for (int64_t c = c0; c < c1; c++) {
         const float *wc = w + c * in;
         __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
         int64_t k = 0;
@@ -345,6 +339,104 @@ __attribute__((target("avx512f,fma"))) static void dot_rows_1(const float *x, co
         y[c] = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3))) +
                b[c];
     }
+}
+
+/* One row of x: four weight rows at a time (dot4_row), then the rest one
+ * after another. */
+AVX512 static void dot_rows_1(const float *x, const float *w, const float *b, float *y,
+                              int64_t in, int64_t out, int64_t c0, int64_t c1)
+{
+    (void)out;
+    int64_t c = c0;
+    for (; c + 4 <= c1; c += 4)
+        dot4_row(x, w + c * in, b + c, y + c, in);
+    dot1_rows(x, w, b, y, in, c, c1);
+}
+
+/* ---- one row against interleaved weights (nn_il_pack) ----
+ *
+ * dot4_row's four streams, laid end to end: per group of four weight rows,
+ * each 32-float block of the four rows in turn, then each 16-float block
+ * (the last zero-padded), so that one sequential stream feeds the same
+ * FMAs in the same order. The hardware prefetcher follows one stream
+ * better than four: 256 x 784 weights in L2 measured 4.6-5.1 us here
+ * against 7.4 for dot4_row. */
+
+static int64_t il_group_floats(int64_t in)
+{
+    return 4 * ((in + 15) / 16 * 16);
+}
+
+int64_t nn_il_floats(int64_t rows, int64_t in)
+{
+    return rows / 4 * il_group_floats(in);
+}
+
+void nn_il_pack(float *il, const float *w, int64_t in, int64_t c0, int64_t c1)
+{
+    for (int64_t c = c0; c + 4 <= c1; c += 4) {
+        float *dst = il + c / 4 * il_group_floats(in);
+        const float *src = w + c * in;
+        int64_t k = 0;
+        for (; k + 32 <= in; k += 32)
+            for (int r = 0; r < 4; r++, dst += 32)
+                memcpy(dst, src + r * in + k, 32 * sizeof *dst);
+        for (; k < in; k += 16) {
+            int64_t len = in - k < 16 ? in - k : 16;
+            for (int r = 0; r < 4; r++, dst += 16) {
+                memcpy(dst, src + r * in + k, (size_t)len * sizeof *dst);
+                memset(dst + len, 0, (size_t)(16 - len) * sizeof *dst);
+            }
+        }
+    }
+}
+
+/* dot4_row on one group of nn_il_pack's layout: the same sums in the same
+ * order (the padding adds 0 * 0 where dot4_row's masked loads do). */
+AVX512 static void il_dot4(const float *x, const float *q, const float *b, float *y, int64_t in)
+{
+    __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    __m512 b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+    int64_t k = 0;
+    for (; k + 32 <= in; k += 32, q += 128) {
+        __m512 xa = _mm512_loadu_ps(x + k), xb = _mm512_loadu_ps(x + k + 16);
+        a0 = _mm512_fmadd_ps(xa, _mm512_load_ps(q), a0);
+        b0 = _mm512_fmadd_ps(xb, _mm512_load_ps(q + 16), b0);
+        a1 = _mm512_fmadd_ps(xa, _mm512_load_ps(q + 32), a1);
+        b1 = _mm512_fmadd_ps(xb, _mm512_load_ps(q + 48), b1);
+        a2 = _mm512_fmadd_ps(xa, _mm512_load_ps(q + 64), a2);
+        b2 = _mm512_fmadd_ps(xb, _mm512_load_ps(q + 80), b2);
+        a3 = _mm512_fmadd_ps(xa, _mm512_load_ps(q + 96), a3);
+        b3 = _mm512_fmadd_ps(xb, _mm512_load_ps(q + 112), b3);
+    }
+    for (; k < in; k += 16, q += 64) {
+        __mmask16 m = in - k >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (in - k)) - 1u);
+        __m512 xa = _mm512_maskz_loadu_ps(m, x + k);
+        a0 = _mm512_fmadd_ps(xa, _mm512_load_ps(q), a0);
+        a1 = _mm512_fmadd_ps(xa, _mm512_load_ps(q + 16), a1);
+        a2 = _mm512_fmadd_ps(xa, _mm512_load_ps(q + 32), a2);
+        a3 = _mm512_fmadd_ps(xa, _mm512_load_ps(q + 48), a3);
+    }
+    y[0] = _mm512_reduce_add_ps(_mm512_add_ps(a0, b0)) + b[0];
+    y[1] = _mm512_reduce_add_ps(_mm512_add_ps(a1, b1)) + b[1];
+    y[2] = _mm512_reduce_add_ps(_mm512_add_ps(a2, b2)) + b[2];
+    y[3] = _mm512_reduce_add_ps(_mm512_add_ps(a3, b3)) + b[3];
+}
+
+AVX512 static void il_rows_avx512(const float *x, const float *il, const float *w,
+                                  const float *b, float *y, int64_t in, int64_t c0, int64_t c1)
+{
+    const int64_t gf = il_group_floats(in);
+    int64_t c = c0;
+    for (; c + 4 <= c1; c += 4)
+        il_dot4(x, il + c / 4 * gf, b + c, y + c, in);
+    dot1_rows(x, w, b, y, in, c, c1);
+}
+
+void nn_kernel_il_rows(const float *x, const float *il, const float *w, const float *b, float *y,
+                       int64_t in, int64_t c0, int64_t c1)
+{
+    il_rows_avx512(x, il, w, b, y, in, c0, c1);
 }
 
 /* ---- AVX2 with FMA: the same two products in 8-float vectors ----
@@ -663,6 +755,11 @@ int nn_kernels_available(void)
     return nn_kernels_isa() != NN_ISA_NONE;
 }
 
+int nn_kernels_il(void)
+{
+    return nn_kernels_isa() == NN_ISA_AVX512;
+}
+
 void nn_kernel_nt(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda, const float *b,
                   int64_t ldb, float *c, int64_t ldc)
 {
@@ -696,6 +793,28 @@ void nn_kernels_limit_isa(int isa)
 int nn_kernels_available(void)
 {
     return 0;
+}
+
+int nn_kernels_il(void)
+{
+    return 0;
+}
+
+int64_t nn_il_floats(int64_t rows, int64_t in)
+{
+    (void)rows, (void)in;
+    return 0;
+}
+
+void nn_il_pack(float *il, const float *w, int64_t in, int64_t c0, int64_t c1)
+{
+    (void)il, (void)w, (void)in, (void)c0, (void)c1;
+}
+
+void nn_kernel_il_rows(const float *x, const float *il, const float *w, const float *b, float *y,
+                       int64_t in, int64_t c0, int64_t c1)
+{
+    (void)x, (void)il, (void)w, (void)b, (void)y, (void)in, (void)c0, (void)c1;
 }
 
 void nn_kernel_rows_dot(const float *x, const float *w, const float *b, float *y, int64_t n,

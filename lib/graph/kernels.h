@@ -43,6 +43,28 @@ void nn_kernel_nn(int64_t m, int64_t n, int64_t k, const float *a, int64_t ars, 
 void nn_kernel_rows_dot(const float *x, const float *w, const float *b, float *y, int64_t n,
                         int64_t in, int64_t out, int64_t c0, int64_t c1, int reverse);
 
+/* ---- one row against interleaved weights, AVX-512 only ---- */
+
+/* Whether the three functions below may be called: AVX-512 (capped by
+ * nn_kernels_limit_isa). */
+int nn_kernels_il(void);
+
+/* Floats of the interleaved layout for the first rows / 4 * 4 of `rows`
+ * weight rows of in floats each (the rows past a multiple of 4 stay out). */
+int64_t nn_il_floats(int64_t rows, int64_t in);
+
+/* Writes weight rows c0..c1-1 of w [out, in] (c0 % 4 == 0; the whole
+ * groups of four among them) to their place in the layout at il: per group
+ * of four rows, each 32-float block of the four in turn, then each 16-float
+ * block, the last zero-padded. il is 64-byte aligned. */
+void nn_il_pack(float *il, const float *w, int64_t in, int64_t c0, int64_t c1);
+
+/* nn_kernel_rows_dot for one row of x, outputs c0..c1-1 (c0 % 4 == 0), the
+ * whole groups of four read from il (nn_il_pack of w), the rest from w:
+ * bitwise the same results. */
+void nn_kernel_il_rows(const float *x, const float *il, const float *w, const float *b, float *y,
+                       int64_t in, int64_t c0, int64_t c1);
+
 /* ---- batch panels (kernels_panel.c), AVX-512 only ---- */
 
 /* Rows per panel: a layer's input transposed for nn_kernel_panel. */
