@@ -24,17 +24,19 @@ static float frand(void) /* uniform in [-1, 1) */
 
 /* ---- the kernel ---- */
 
-/* Input widths: under a vector, one, a 32 block and a masked 16, two
- * blocks, 16 blocks plus a masked tail, 784; outputs from under one group
- * to past several, with 0-3 rows left over. */
-static const int k_in[] = {6, 16, 48, 64, 83, 784};
+/* Input widths: under a vector, one, a 32 block and a masked 8, a 32
+ * block and a full 16, two blocks, two blocks and a full and a masked 16,
+ * 784; outputs from under one group to past several, with 0-3 rows left
+ * over. */
+static const int k_in[] = {6, 16, 40, 48, 64, 83, 784};
 static const int k_out[] = {1, 3, 4, 7, 12, 64, 67};
 
 START_TEST(kernel_matches_plain_rows_bitwise)
 {
     if (!nn_kernels_il())
         return; /* no AVX-512 here: nothing calls it */
-    const int in = k_in[_i / 7], out = k_out[_i % 7];
+    enum { NOUT = sizeof k_out / sizeof k_out[0] };
+    const int in = k_in[_i / NOUT], out = k_out[_i % NOUT];
     float *w = malloc((size_t)out * in * sizeof *w), *b = malloc((size_t)out * sizeof *b);
     float *x = malloc((size_t)(in + 16) * sizeof *x);
     float *want = malloc((size_t)out * sizeof *want), *got = malloc((size_t)out * sizeof *got);
@@ -49,11 +51,11 @@ START_TEST(kernel_matches_plain_rows_bitwise)
         x[k] = frand();
     for (int k = in; k < in + 16; k++)
         x[k] = NAN; /* past the row: must never be read as a value */
-    for (int64_t k = 0; k < nil; k++)
-        il[k] = NAN; /* the padding must be written */
     ck_assert_int_eq(nil, (int64_t)(out / 4) * 4 * ((in + 15) / 16 * 16));
     /* all the rows at once, then from row 4 (a chunk that starts later) */
     for (int c0 = 0; c0 <= 4 && c0 < out; c0 += 4) {
+        for (int64_t k = 0; k < nil; k++)
+            il[k] = NAN; /* what is read must have been written, padding too */
         nn_il_pack(il, w, in, c0, out);
         nn_kernel_rows_dot(x, w, b, want, 1, in, out, c0, out, 0);
         memset(got, 0, (size_t)out * sizeof *got);
@@ -110,6 +112,13 @@ static int last_mode(const nn_graph *g)
     }
     ck_abort_msg("no one-row inference plan");
     return -1;
+}
+
+/* One inference of x into y; the mode it ran in. */
+static int infer1(nn_graph *g, const nn_tensor *x, nn_tensor *y)
+{
+    ck_assert_int_eq(nn_graph_forward(g, x, y), NN_OK);
+    return last_mode(g);
 }
 
 static const char *mode_name(int m)
@@ -291,8 +300,7 @@ START_TEST(training_between_inferences_never_packs)
     ck_assert_int_eq(nn_tensor_create(&y, 2, (int64_t[]){1, OUT}), NN_OK);
     for (int step = 0; step < 5; step++) {
         ck_assert_int_eq(nn_graph_train_step(g, o, xb, labels, NULL), NN_OK);
-        ck_assert_int_eq(nn_graph_forward(g, x, y), NN_OK);
-        ck_assert_int_eq(last_mode(g), IL_OFF);
+        ck_assert_int_eq(infer1(g, x, y), IL_OFF);
     }
     nn_optimizer_destroy(o);
     nn_tensor_destroy(x);
@@ -368,11 +376,9 @@ START_TEST(no_memory_stays_plain)
     nn_graph *g = make_graph(1);
     nn_tensor *x = one_row(), *y;
     ck_assert_int_eq(nn_tensor_create(&y, 2, (int64_t[]){1, OUT}), NN_OK);
-    ck_assert_int_eq(nn_graph_forward(g, x, y), NN_OK); /* makes the plan */
-    ck_assert_int_eq(last_mode(g), IL_OFF);
+    ck_assert_int_eq(infer1(g, x, y), IL_OFF); /* makes the plan */
     nn_mem_fail_at(1); /* the copy's allocation, the only one left */
-    ck_assert_int_eq(nn_graph_forward(g, x, y), NN_OK);
-    ck_assert_int_eq(last_mode(g), IL_OFF);
+    ck_assert_int_eq(infer1(g, x, y), IL_OFF);
     ck_assert_int_eq(nn_mem_fail_at(0), 1);
     infer3(g, x, "a failed allocation", IL_PACK, IL_USE, IL_USE);
     nn_tensor_destroy(x);
@@ -393,14 +399,113 @@ START_TEST(other_instruction_sets_stay_plain)
     nn_kernels_limit_isa(NN_ISA_AVX2);
     nn_tensor *y;
     ck_assert_int_eq(nn_tensor_create(&y, 2, (int64_t[]){1, OUT}), NN_OK);
-    for (int k = 0; k < 3; k++) {
-        ck_assert_int_eq(nn_graph_forward(g, x, y), NN_OK);
-        ck_assert_int_eq(last_mode(g), IL_OFF);
-    }
+    for (int k = 0; k < 3; k++)
+        ck_assert_int_eq(infer1(g, x, y), IL_OFF);
     nn_kernels_limit_isa(NN_ISA_AVX512);
+    ck_assert_int_eq(infer1(g, x, y), IL_USE); /* the weights have not changed */
     nn_tensor_destroy(x);
     nn_tensor_destroy(y);
     nn_graph_destroy(g);
+}
+END_TEST
+
+/* Which dense layers of a one-row plan have a copy. */
+static void assert_copies(const nn_graph *g, const char *what)
+{
+    const plan *p = NULL;
+    for (int k = 0; k < NN_PLAN_SLOTS; k++)
+        if (g->plans[k] && g->plans[k]->n == 1 && !g->plans[k]->training)
+            p = g->plans[k];
+    ck_assert_ptr_nonnull(p);
+    for (int i = 0; i < g->nlayers; i++) {
+        int want = g->layers[i].kind == LAYER_DENSE && !(p->fold && i == p->fold) &&
+                   g->layers[i].out >= 4;
+        ck_assert_msg((p->lp[i].il != NULL) == want, "%s: layer %d %s a copy", what, i,
+                      want ? "lacks" : "has");
+    }
+}
+
+/* With and without a folded last layer: the first layer too, and every
+ * other dense layer of at least four outputs, not the folded one. */
+START_TEST(every_layer_but_a_folded_one_gets_a_copy)
+{
+    if (!layout_here())
+        return;
+    nn_graph *g = make_graph(1); /* last layer folded */
+    nn_tensor *x = one_row(), *y;
+    infer3(g, x, "creation", PLAIN_PACK_USE);
+    assert_copies(g, "83-130-70-5");
+    nn_graph_destroy(g);
+    /* 83 -> 130 tanh -> 3 -> 65: 65 outputs are too many to fold (the
+     * plan has no folded layer), 3 too few for a group */
+    ck_assert_int_eq(nn_graph_create(&g, IN), NN_OK);
+    ck_assert_int_eq(nn_graph_add_dense(g, H1), NN_OK);
+    ck_assert_int_eq(nn_graph_add_activation(g, NN_ACT_TANH), NN_OK);
+    ck_assert_int_eq(nn_graph_add_dense(g, 3), NN_OK);
+    ck_assert_int_eq(nn_graph_add_dense(g, 65), NN_OK);
+    ck_assert_int_eq(nn_tensor_create(&y, 2, (int64_t[]){1, 65}), NN_OK);
+    float out[3][65];
+    for (int k = 0; k < 3; k++) {
+        ck_assert_int_eq(nn_graph_forward(g, x, y), NN_OK);
+        memcpy(out[k], nn_tensor_data(y), sizeof out[k]);
+    }
+    ck_assert_int_eq(last_mode(g), IL_USE);
+    ck_assert_mem_eq(out[0], out[1], sizeof out[0]);
+    ck_assert_mem_eq(out[0], out[2], sizeof out[0]);
+    assert_copies(g, "83-130-3-65");
+    nn_tensor_destroy(x);
+    nn_tensor_destroy(y);
+    nn_graph_destroy(g);
+}
+END_TEST
+
+/* nn_tensor_data on a gradient keeps the copy; on a bias it ends it. */
+START_TEST(which_pointers_end_it)
+{
+    if (!layout_here())
+        return;
+    nn_graph *g = make_graph(1);
+    nn_tensor *x = one_row(), *y, *grad, *bias;
+    ck_assert_int_eq(nn_tensor_create(&y, 2, (int64_t[]){1, OUT}), NN_OK);
+    infer3(g, x, "creation", PLAIN_PACK_USE);
+    ck_assert_int_eq(nn_graph_param(g, 0, NULL, &grad), NN_OK);
+    ck_assert_ptr_nonnull(nn_tensor_data(grad));
+    ck_assert_int_eq(infer1(g, x, y), IL_USE);
+    ck_assert_int_eq(nn_graph_param(g, 5, &bias, NULL), NN_OK);
+    ck_assert_ptr_nonnull(nn_tensor_data(bias));
+    ck_assert_int_eq(infer1(g, x, y), IL_OFF);
+    ck_assert_int_eq(infer1(g, x, y), IL_OFF);
+    nn_tensor_destroy(x);
+    nn_tensor_destroy(y);
+    nn_graph_destroy(g);
+}
+END_TEST
+
+/* nn_graph_forward's output written into another graph's parameter (a
+ * [1, 5] W) is a change to that graph's weights. */
+START_TEST(forward_into_a_parameter_is_a_change)
+{
+    if (!layout_here())
+        return;
+    nn_graph *g = make_graph(1), *g2 = NULL;
+    ck_assert_int_eq(nn_graph_create(&g2, OUT), NN_OK);
+    ck_assert_int_eq(nn_graph_add_dense(g2, 1), NN_OK);
+    ck_assert_int_eq(nn_graph_add_dense(g2, H2), NN_OK);
+    nn_tensor *x = one_row(), *x2, *y2, *w;
+    ck_assert_int_eq(nn_tensor_create(&x2, 2, (int64_t[]){1, OUT}), NN_OK);
+    ck_assert_int_eq(nn_tensor_create(&y2, 2, (int64_t[]){1, H2}), NN_OK);
+    ck_assert_int_eq(infer1(g2, x2, y2), IL_OFF);
+    ck_assert_int_eq(infer1(g2, x2, y2), IL_PACK);
+    ck_assert_int_eq(infer1(g2, x2, y2), IL_USE);
+    ck_assert_int_eq(nn_graph_param(g2, 0, &w, NULL), NN_OK);
+    ck_assert_int_eq(nn_graph_forward(g, x, w), NN_OK);
+    ck_assert_int_eq(infer1(g2, x2, y2), IL_OFF);
+    ck_assert_int_eq(infer1(g2, x2, y2), IL_PACK);
+    nn_tensor_destroy(x);
+    nn_tensor_destroy(x2);
+    nn_tensor_destroy(y2);
+    nn_graph_destroy(g);
+    nn_graph_destroy(g2);
 }
 END_TEST
 
@@ -411,6 +516,9 @@ Suite *make_suite(void)
     tcase_set_timeout(tc, 120);
     tcase_add_loop_test(tc, kernel_matches_plain_rows_bitwise, 0,
                         (int)(sizeof k_in / sizeof k_in[0] * sizeof k_out / sizeof k_out[0]));
+    tcase_add_test(tc, every_layer_but_a_folded_one_gets_a_copy);
+    tcase_add_test(tc, which_pointers_end_it);
+    tcase_add_test(tc, forward_into_a_parameter_is_a_change);
     tcase_add_loop_test(tc, made_on_second_call_and_bitwise_plain, 0, 3);
     tcase_add_loop_test(tc, every_weight_change_makes_it_stale, 0, N_WRITERS);
     tcase_add_test(tc, training_between_inferences_never_packs);

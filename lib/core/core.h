@@ -3,6 +3,7 @@
 #ifndef NN_LIB_CORE_H
 #define NN_LIB_CORE_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <nn/status.h>
@@ -50,12 +51,15 @@ int nn_mul_overflows(int64_t a, int64_t b, int64_t *out);
 
 /* What a graph knows of writes to its parameter values, for the copies it
  * keeps of them (the one-row inference layout, dense.c). version changes
- * with every write libnn makes or is told of; exposed is set for good once
- * the user has taken a pointer to the values (nn_tensor_data on a view from
- * nn_graph_param), through which they may write at any time unseen. */
+ * with every write to them through the API (nn_tensor_written, and
+ * nn_graph_values_changed for libnn's own writers; adding a layer rebuilds
+ * the plans instead); exposed is set for good once the user has taken a
+ * pointer to the values (nn_tensor_data on a view from nn_graph_param),
+ * through which they may write at any time unseen. Atomic because
+ * nn_tensor_data may be called while another thread runs the graph. */
 typedef struct nn_param_watch {
     uint64_t version;
-    int exposed;
+    atomic_int exposed;
 } nn_param_watch;
 
 struct nn_tensor {
@@ -66,6 +70,14 @@ struct nn_tensor {
     int borrowed; /* a view into memory libnn owns elsewhere: not freed, not reshaped */
     nn_param_watch *watch; /* a graph's parameter values view: its graph's watch */
 };
+
+/* After libnn has written t's elements on the user's behalf (copy_from, a
+ * forward's output): tells t's graph if t is one of its parameters. */
+static inline void nn_tensor_written(nn_tensor *t)
+{
+    if (t->watch)
+        t->watch->version++;
+}
 
 /* Makes t a borrowed 1- or 2-D view of data (never allocates). */
 void nn_tensor_view(nn_tensor *t, float *data, int ndim, const int64_t *dims);

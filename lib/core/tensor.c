@@ -96,7 +96,7 @@ int64_t nn_tensor_numel(const nn_tensor *t)
 float *nn_tensor_data(nn_tensor *t)
 {
     if (t && t->watch)
-        t->watch->exposed = 1;
+        atomic_store_explicit(&t->watch->exposed, 1, memory_order_relaxed);
     return t ? t->data : NULL;
 }
 
@@ -110,8 +110,7 @@ nn_status nn_tensor_copy_from(nn_tensor *t, const float *src, int64_t n)
         return nn_fail(NN_ERR_SHAPE, "nn_tensor_copy_from: n is %lld, tensor holds %lld",
                        (long long)n, (long long)t->numel);
     memmove(t->data, src, (size_t)n * sizeof(float));
-    if (t->watch)
-        t->watch->version++;
+    nn_tensor_written(t);
     return NN_OK;
 }
 

@@ -107,31 +107,40 @@ static void dense_rows_dot(const float *restrict x, const float *restrict w,
  * plain path. */
 static int il_wanted(const nn_graph *g, const plan *p)
 {
-    return p->fast && !p->training && p->n == 1 && !g->watch.exposed && nn_kernels_il();
+    return p->fast && !p->training && p->n == 1 &&
+           !atomic_load_explicit(&g->watch.exposed, memory_order_relaxed) && nn_kernels_il();
 }
 
 /* The one allocation behind every dense layer's copy (not the folded last
- * layer's: nn_dense_forward_part reads W where it lies). */
+ * layer's: nn_dense_forward_part reads W where it lies). Layers of fewer
+ * than four outputs have none; NN_ERR_UNSUPPORTED where no layer has one. */
 static nn_status il_alloc(nn_graph *g, plan *p)
 {
-    int64_t total = 0;
     for (int pass = 0; pass < 2; pass++) {
         int64_t off = 0;
         for (int i = 0; i < g->nlayers; i++) {
             const layer *l = &g->layers[i];
-            if (l->kind != LAYER_DENSE || i == p->fold)
+            if (l->kind != LAYER_DENSE || (p->fold && i == p->fold))
                 continue;
-            if (pass)
+            if (pass && nn_il_floats(l->out, l->in) > 0)
                 p->lp[i].il = p->il + off;
             off += nn_il_floats(l->out, l->in);
         }
-        if (!pass) {
-            total = off;
-            if (total == 0 || !(p->il = nn_mem_alloc((size_t)total * sizeof(float))))
-                return NN_ERR_OUT_OF_MEMORY;
-        }
+        if (!pass && off == 0)
+            return NN_ERR_UNSUPPORTED;
+        if (!pass && !(p->il = nn_mem_alloc((size_t)off * sizeof(float))))
+            return NN_ERR_OUT_OF_MEMORY;
     }
     return NN_OK;
+}
+
+static void il_free(nn_graph *g, plan *p)
+{
+    for (int i = 0; i < g->nlayers; i++)
+        p->lp[i].il = NULL;
+    nn_mem_free(p->il);
+    p->il = NULL;
+    p->il_ready = 0;
 }
 
 void nn_dense_il_begin(nn_graph *g, plan *p)
@@ -139,6 +148,8 @@ void nn_dense_il_begin(nn_graph *g, plan *p)
     p->il_mode = IL_OFF;
     if (!il_wanted(g, p)) {
         p->il_seen = 0;
+        if (p->il && atomic_load_explicit(&g->watch.exposed, memory_order_relaxed))
+            il_free(g, p); /* never to be used again */
         return;
     }
     const uint64_t v = g->watch.version;

@@ -276,8 +276,10 @@ nn_status nn_graph_forward(nn_graph *g, const nn_tensor *x, nn_tensor *y)
                        (long long)(y->ndim > 1 ? y->dims[1] : 0), (long long)n, (long long)o);
     const float *out;
     s = nn_graph_infer(g, x->data, n, &out, NULL);
-    if (s == NN_OK)
+    if (s == NN_OK) {
         memcpy(y->data, out, (size_t)(n * o) * sizeof(float));
+        nn_tensor_written(y); /* y may be a parameter, of this graph or another */
+    }
     return nn_fail_in("nn_graph_forward", s);
 }
 

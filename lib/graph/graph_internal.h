@@ -16,7 +16,8 @@ int64_t nn_graph_numel(const nn_graph *g);
 /* Whoever writes parameter values through nn_graph_values() or
  * nn_graph_param_values() must call this afterwards, from one thread,
  * before the next inference: plans keep copies of the weights in other
- * layouts (dense.c) and make them afresh when this has been called. */
+ * layouts (dense.c), which then go unused until a later inference has
+ * made them afresh. */
 void nn_graph_values_changed(nn_graph *g);
 
 /* Parameter i's values (0 <= i < nn_graph_param_count(g)), as
