@@ -140,7 +140,7 @@ static void il_free(nn_graph *g, plan *p)
         p->lp[i].il = NULL;
     nn_mem_free(p->il);
     p->il = NULL;
-    p->il_ready = 0;
+    p->il_valid = 0;
 }
 
 void nn_dense_il_begin(nn_graph *g, plan *p)
@@ -153,21 +153,19 @@ void nn_dense_il_begin(nn_graph *g, plan *p)
         return;
     }
     const uint64_t v = g->watch.version;
-    if (p->il_ready && p->il_version == v)
+    if (p->il_valid == v + 1)
         p->il_mode = IL_USE;
     else if (p->il_seen == v + 1 && (p->il || il_alloc(g, p) == NN_OK)) {
         p->il_mode = IL_PACK;
-        p->il_ready = 0;
+        p->il_valid = 0;
     }
     p->il_seen = v + 1;
 }
 
 void nn_dense_il_end(nn_graph *g, plan *p, nn_status s)
 {
-    if (p->il_mode == IL_PACK) {
-        p->il_ready = s == NN_OK; /* every task ran, so every group is packed */
-        p->il_version = g->watch.version;
-    }
+    if (p->il_mode == IL_PACK) /* on success every task ran: every group is packed */
+        p->il_valid = s == NN_OK ? g->watch.version + 1 : 0;
     p->il_last = p->il_mode;
     p->il_mode = IL_OFF;
 }
@@ -225,11 +223,12 @@ nn_status nn_dense_forward_cols(nn_graph *g, int i, plan *p, const float *x, int
     float *y = p->lp[i].y;
     const float *b = g->values + l->b_off;
     if (p->n <= GEMV_ROWS && !p->training) {
-        const float *il = p->lp[i].il;
+        float *il = p->lp[i].il;
+        const float *w = g->values + l->w_off;
         if (p->il_mode != IL_OFF && il && c0 % 4 == 0) {
             if (p->il_mode == IL_PACK)
-                nn_il_pack(p->lp[i].il, g->values + l->w_off, l->in, c0, c1);
-            nn_kernel_il_rows(x, il, g->values + l->w_off, b, y, l->in, c0, c1);
+                nn_il_pack(il, w, l->in, c0, c1);
+            nn_kernel_il_rows(x, il, w, b, y, l->in, c0, c1);
             return NN_OK;
         }
         /* every other call reads the weights in the opposite order (the

@@ -104,8 +104,7 @@ typedef struct plan {
     float *il;          /* one allocation behind the layers' lp[i].il */
     int il_mode;        /* this forward: IL_OFF, IL_PACK (pack, then use) or IL_USE */
     int il_last;        /* the last forward's il_mode (for the tests) */
-    int il_ready;       /* il holds the weights as they were at il_version */
-    uint64_t il_version;
+    uint64_t il_valid;  /* 1 + the weights' version il holds; 0: none */
     uint64_t il_seen;   /* 1 + the weights' version at the last forward; 0: none */
 } plan;
 
