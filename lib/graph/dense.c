@@ -233,8 +233,7 @@ nn_status nn_dense_forward_cols(nn_graph *g, int i, plan *p, const float *x, int
         }
         /* every other call reads the weights in the opposite order (the
          * plan's use count is set once per call, before the threads run) */
-        dense_rows_dot(x, g->values + l->w_off, b, y, p->n, l->in, l->out, c0, c1,
-                       (int)(p->last_used & 1));
+        dense_rows_dot(x, w, b, y, p->n, l->in, l->out, c0, c1, (int)(p->last_used & 1));
         return NN_OK;
     }
     nn_status s = NN_OK;
