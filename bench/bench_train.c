@@ -64,7 +64,7 @@ typedef struct options {
     long threads, epochs, batch, warmup;
     double fraction; /* share of each epoch's steps that is timed, then scaled up */
     uint64_t seed;
-    int json, help, ftz, bf16;
+    int json, help, ftz, bf16, copy;
 } options;
 
 /* ---------------------------------------------------------------- options */
@@ -91,6 +91,9 @@ static void usage(FILE *f)
         "  --bf16          train with nn_graph_set_training_precision(NN_PRECISION_BF16):\n"
         "                  bf16 matrix products, f32 sums and parameters (needs AVX512_BF16);\n"
         "                  inference stays f32. The GEMM peak stays the f32 sgemm's\n"
+        "  --copy-batches  copy each batch's rows into a tensor and train with\n"
+        "                  nn_graph_train_step, instead of passing the shuffled row\n"
+        "                  indices to nn_graph_train_step_rows (the default)\n"
         "  --json          print one JSON line instead of the report\n"
         "  --help          show this help and exit\n");
 }
@@ -132,6 +135,10 @@ static int parse_args(int argc, char **argv, options *o)
         }
         if (strcmp(a, "--bf16") == 0) {
             o->bf16 = 1;
+            continue;
+        }
+        if (strcmp(a, "--copy-batches") == 0) {
+            o->copy = 1;
             continue;
         }
         if (i + 1 >= argc)
@@ -304,6 +311,19 @@ static void gather(nn_tensor *x, int32_t *y, const float *src, const int32_t *la
     }
 }
 
+/* One training step on the rows perm[r0 .. r0+m-1] of the training set:
+ * passed by index (nn_graph_train_step_rows), or with --copy-batches
+ * copied into x and y first, as a caller without that function would. */
+static nn_status step_on(const options *o, nn_graph *g, nn_optimizer *opt, nn_tensor *x,
+                         int32_t *y, const nn_tensor *xtr, const int32_t *labels,
+                         const int64_t *perm, int64_t r0, int64_t m)
+{
+    if (!o->copy)
+        return nn_graph_train_step_rows(g, opt, xtr, labels, perm + r0, m, NULL);
+    gather(x, y, nn_tensor_data((nn_tensor *)(uintptr_t)xtr), labels, perm, r0, m);
+    return nn_graph_train_step(g, opt, x, y, NULL);
+}
+
 /* ------------------------------------------------------------------- main */
 
 int main(int argc, char **argv)
@@ -381,7 +401,6 @@ int main(int argc, char **argv)
     for (int64_t i = 0; i < ntr; i++)
         perm[i] = i;
     uint64_t rng = o.seed ^ UINT64_C(0x5eed5eed5eed5eed);
-    const float *src = nn_tensor_data(xtr);
 
     /* Warm-up: o.warmup full steps and, if epochs end ragged, one short step,
      * so every batch size's plan exists before the clock runs. */
@@ -390,8 +409,7 @@ int main(int argc, char **argv)
         const int short_step = s == o.warmup;
         const int64_t m = short_step ? rag : batch, r0 = (s * batch) % (ntr - batch + 1);
         nn_tensor *x = short_step ? xrag : xb;
-        gather(x, yb, src, ytr, perm, r0, m);
-        if (nn_graph_train_step(g, opt, x, yb, NULL) != NN_OK) {
+        if (step_on(&o, g, opt, x, yb, xtr, ytr, perm, r0, m) != NN_OK) {
             lib_error("warm-up step");
             goto done;
         }
@@ -408,8 +426,7 @@ int main(int argc, char **argv)
         for (int64_t s = 0; s < timed_steps; s++) {
             const int64_t r0 = s * batch, m = ntr - r0 < batch ? ntr - r0 : batch;
             nn_tensor *x = m == batch ? xb : xrag;
-            gather(x, yb, src, ytr, perm, r0, m);
-            if (nn_graph_train_step(g, opt, x, yb, NULL) != NN_OK) {
+            if (step_on(&o, g, opt, x, yb, xtr, ytr, perm, r0, m) != NN_OK) {
                 lib_error("training step");
                 goto done;
             }
@@ -470,9 +487,9 @@ int main(int argc, char **argv)
 
     if (o.json) {
         printf("{\"impl\":\"libnn\",\"threads\":%d,\"batch\":%" PRId64 ",\"epochs\":%ld,"
-               "\"fraction\":%.4f,\"ftz\":%d,\"precision\":\"%s\",\"epoch_s\":[",
+               "\"fraction\":%.4f,\"ftz\":%d,\"precision\":\"%s\",\"batches\":\"%s\",\"epoch_s\":[",
                nn_get_num_threads(), batch, o.epochs, (double)timed_steps / (double)steps, o.ftz,
-               o.bf16 ? "bf16" : "f32");
+               o.bf16 ? "bf16" : "f32", o.copy ? "copied" : "rows");
         for (long e = 0; e < o.epochs; e++)
             printf("%s%.4f", e ? "," : "", epoch_s[e]);
         printf("],\"epoch_median_s\":%.4f,\"epoch_min_s\":%.4f,\"samples_per_s\":%.1f,\"gflops\":%.2f,"
@@ -489,6 +506,8 @@ int main(int argc, char **argv)
             printf("subnormals flushed to zero (--ftz)\n");
         if (o.bf16)
             printf("training precision bf16 (--bf16): bf16 products, f32 sums; inference f32\n");
+        printf("batches           %s\n", o.copy ? "copied by the caller, nn_graph_train_step (--copy-batches)"
+                                                 : "row indices, nn_graph_train_step_rows");
         if (timed_steps < steps)
             printf("timing %" PRId64 " of %" PRId64 " steps per epoch, scaled to a full epoch\n",
                    timed_steps, steps);

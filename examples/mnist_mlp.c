@@ -588,8 +588,9 @@ int main(int argc, char **argv)
     {
         int64_t xd[2] = {batch, in}, pd[2] = {batch, NCLASSES};
         int64_t xrd[2] = {rag, in}, prd[2] = {rag, NCLASSES};
-        if (nn_tensor_create(&xb, 2, xd) != NN_OK ||
-            (rag && nn_tensor_create(&xrag, 2, xrd) != NN_OK) ||
+        /* batch tensors only for the bar's running accuracy */
+        if ((show_bar && nn_tensor_create(&xb, 2, xd) != NN_OK) ||
+            (show_bar && rag && nn_tensor_create(&xrag, 2, xrd) != NN_OK) ||
             (show_bar && nn_tensor_create(&pb, 2, pd) != NN_OK) ||
             (show_bar && rag && nn_tensor_create(&prag, 2, prd) != NN_OK)) {
             lib_error("allocating batches");
@@ -656,15 +657,16 @@ int main(int argc, char **argv)
         int64_t seen = 0, acc_correct = 0, acc_seen = 0;
         for (int64_t step = 0; step < steps; step++) {
             const int64_t r0 = step * batch, m = ntr - r0 < batch ? ntr - r0 : batch;
-            nn_tensor *x = m == batch ? xb : xrag;
-            float *dst = nn_tensor_data(x);
-            for (int64_t k = 0; k < m; k++) {
-                const int64_t r = perm[r0 + k];
-                memcpy(dst + k * in, src + r * in, (size_t)in * sizeof *dst);
-                yb[k] = ytr[r];
-            }
             if (show_bar && step % acc_every == 0) {
-                /* Running accuracy for the bar: this batch, before it is learned. */
+                /* Running accuracy for the bar: this batch, before it is
+                 * learned (inference needs the rows in one tensor). */
+                nn_tensor *x = m == batch ? xb : xrag;
+                float *dst = nn_tensor_data(x);
+                for (int64_t k = 0; k < m; k++) {
+                    const int64_t r = perm[r0 + k];
+                    memcpy(dst + k * in, src + r * in, (size_t)in * sizeof *dst);
+                    yb[k] = ytr[r];
+                }
                 nn_tensor *p = m == batch ? pb : prag;
                 if (nn_graph_forward(g, x, p) != NN_OK) {
                     printf("\n");
@@ -676,8 +678,9 @@ int main(int argc, char **argv)
                     acc_correct += argmax(pr + k * NCLASSES, NCLASSES) == yb[k];
                 acc_seen += m;
             }
+            /* The step reads the shuffled rows where they lie. */
             float loss;
-            if (nn_graph_train_step(g, opt, x, yb, &loss) != NN_OK) {
+            if (nn_graph_train_step_rows(g, opt, xtr, ytr, perm + r0, m, &loss) != NN_OK) {
                 if (show_bar)
                     printf("\n");
                 lib_error("training step");

@@ -11,27 +11,30 @@ static void fused_update(void *ctx, int64_t lo, int64_t len)
     nn_optimizer_fused_range(ctx, lo, len);
 }
 
-nn_status nn_graph_train_step(nn_graph *g, nn_optimizer *o, const nn_tensor *x,
-                              const int32_t *labels, float *loss)
+/* The batch is x, or with rows the rows rows[0..n) of x. */
+static nn_status train_step(const char *fn, nn_graph *g, nn_optimizer *o, const nn_tensor *x,
+                            const int32_t *labels, const int64_t *rows, int64_t n, float *loss)
 {
     if (!g || !o)
-        return nn_fail(NN_ERR_INVALID_ARGUMENT, "nn_graph_train_step: %s is NULL", !g ? "g" : "o");
+        return nn_fail(NN_ERR_INVALID_ARGUMENT, "%s: %s is NULL", fn, !g ? "g" : "o");
     if (o->graph != g)
-        return nn_fail(NN_ERR_INVALID_ARGUMENT, o->graph ? "nn_graph_train_step: the optimizer "
-                                                           "is bound to another graph"
-                                                         : "nn_graph_train_step: the optimizer's "
-                                                           "graph was destroyed");
+        return nn_fail(NN_ERR_INVALID_ARGUMENT,
+                       o->graph ? "%s: the optimizer is bound to another graph"
+                                : "%s: the optimizer's graph was destroyed",
+                       fn);
     /* Whether the optimizer can step at all is known before anything runs,
      * so a refusal leaves the graph as it was (no pending backward, the
      * dropout generator untouched). */
     nn_status s = nn_optimizer_fused_begin(o);
     if (s != NN_OK && s != NN_ERR_UNSUPPORTED)
-        return nn_fail_in("nn_graph_train_step", s);
+        return nn_fail_in(fn, s);
     int fused = s == NN_OK;
     float l;
-    s = nn_graph_forward_loss_borrowed(g, x, labels, &l); /* x is the caller's until we return */
+    /* x (and rows) are the caller's until we return */
+    s = rows ? nn_graph_forward_loss_rows(g, x, labels, rows, n, &l)
+             : nn_graph_forward_loss_borrowed(g, x, labels, &l);
     if (s != NN_OK)
-        return nn_fail_in("nn_graph_train_step", s);
+        return nn_fail_in(fn, s);
     /* Fused: each parameter range is updated as soon as its gradient is
      * final, while it is still in cache; the same bits as backward + step. */
     s = NN_ERR_UNSUPPORTED;
@@ -48,7 +51,22 @@ nn_status nn_graph_train_step(nn_graph *g, nn_optimizer *o, const nn_tensor *x,
     }
     if (s == NN_OK && loss)
         *loss = l;
-    return nn_fail_in("nn_graph_train_step", s);
+    return nn_fail_in(fn, s);
+}
+
+nn_status nn_graph_train_step(nn_graph *g, nn_optimizer *o, const nn_tensor *x,
+                              const int32_t *labels, float *loss)
+{
+    return train_step("nn_graph_train_step", g, o, x, labels, NULL, 0, loss);
+}
+
+nn_status nn_graph_train_step_rows(nn_graph *g, nn_optimizer *o, const nn_tensor *data,
+                                   const int32_t *labels, const int64_t *rows, int64_t n,
+                                   float *loss)
+{
+    if (!rows) /* train_step's NULL means "all of x" */
+        return nn_fail(NN_ERR_INVALID_ARGUMENT, "nn_graph_train_step_rows: rows is NULL");
+    return train_step("nn_graph_train_step_rows", g, o, data, labels, rows, n, loss);
 }
 
 /* Rows per inference call: big enough for efficient matrix products, small

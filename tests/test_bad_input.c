@@ -918,6 +918,38 @@ static void cases_graph_train_step(void)
     ck_assert_float_eq(loss, -3.0f);
 }
 
+static void cases_graph_train_step_rows(void)
+{
+    float loss = -3.0f;
+    const int64_t rows[3] = {4, 0, 4};
+    BAD(NN_ERR_INVALID_ARGUMENT, nn_graph_train_step_rows(NULL, F.adam, F.x, F.labels, rows, 3, &loss));
+    BAD(NN_ERR_INVALID_ARGUMENT, nn_graph_train_step_rows(F.g, NULL, F.x, F.labels, rows, 3, &loss));
+    BAD(NN_ERR_INVALID_ARGUMENT, nn_graph_train_step_rows(F.g, F.adam, NULL, F.labels, rows, 3, &loss));
+    BAD(NN_ERR_INVALID_ARGUMENT, nn_graph_train_step_rows(F.g, F.adam, F.x, NULL, rows, 3, &loss));
+    BAD(NN_ERR_INVALID_ARGUMENT, nn_graph_train_step_rows(F.g, F.adam, F.x, F.labels, NULL, 3, &loss));
+    BAD(NN_ERR_INVALID_ARGUMENT, nn_graph_train_step_rows(F.g, F.adam, F.x, F.labels, rows, 0, &loss));
+    BAD(NN_ERR_INVALID_ARGUMENT, nn_graph_train_step_rows(F.g, F.adam, F.x, F.labels, rows, -1, &loss));
+    BAD(NN_ERR_INVALID_ARGUMENT,
+        nn_graph_train_step_rows(F.g, F.adam, F.x, F.labels, rows, INT64_MIN, &loss));
+    const int64_t outside[4][2] = {{0, -1}, {0, 5}, {INT64_MAX, 0}, {INT64_MIN, 0}};
+    for (int k = 0; k < 4; k++)
+        BAD(NN_ERR_INVALID_ARGUMENT,
+            nn_graph_train_step_rows(F.g, F.adam, F.x, F.labels, outside[k], 2, &loss));
+    BAD(NN_ERR_INVALID_ARGUMENT, nn_graph_train_step_rows(F.gm, F.adam, F.x, F.labels, rows, 3, &loss));
+    BAD(NN_ERR_INVALID_ARGUMENT, nn_graph_train_step_rows(F.g, F.dead, F.x, F.labels, rows, 3, &loss));
+    BAD(NN_ERR_SHAPE, nn_graph_train_step_rows(F.g, F.adam, F.xw, F.labels, rows, 3, &loss));
+    BAD(NN_ERR_SHAPE, nn_graph_train_step_rows(F.g, F.adam, F.x1, F.labels, rows, 3, &loss));
+    int32_t bad[5];
+    memcpy(bad, F.labels, sizeof bad);
+    bad[4] = 3; /* a picked row's class */
+    BAD(NN_ERR_INVALID_ARGUMENT, nn_graph_train_step_rows(F.g, F.adam, F.x, bad, rows, 3, &loss));
+    bad[4] = -1;
+    BAD(NN_ERR_INVALID_ARGUMENT, nn_graph_train_step_rows(F.g, F.adam, F.x, bad, rows, 3, &loss));
+    BAD(NN_ERR_STATE, nn_graph_train_step_rows(F.h, F.oh, F.x, F.labels, rows, 3, &loss));
+    BAD(NN_ERR_STATE, nn_graph_train_step_rows(F.gg, F.ogg, F.x, F.labels, rows, 3, &loss));
+    ck_assert_float_eq(loss, -3.0f);
+}
+
 static void cases_graph_evaluate(void)
 {
     float loss = -3.0f, acc = -3.0f;
@@ -1173,6 +1205,7 @@ static const struct entry {
     ENTRY(nn_lr_cosine, cases_lr_cosine),
     ENTRY(nn_lr_warmup_linear, cases_lr_warmup_linear),
     ENTRY(nn_graph_train_step, cases_graph_train_step),
+    ENTRY(nn_graph_train_step_rows, cases_graph_train_step_rows),
     ENTRY(nn_graph_evaluate, cases_graph_evaluate),
     ENTRY(nn_idx_load_images, cases_idx_load_images),
     ENTRY(nn_idx_load_labels, cases_idx_load_labels),

@@ -879,6 +879,36 @@ START_TEST(steady_state_allocates_nothing)
 }
 END_TEST
 
+/* nn_graph_train_step_rows gathers into the plan's own buffer: once the
+ * plans exist, its steps allocate nothing either. */
+START_TEST(rows_steps_allocate_nothing)
+{
+    nn_graph *g = mlp(20, 96, 5, 0.0f);
+    nn_optimizer *o;
+    ck_assert_int_eq(nn_adam_create(&o, g, 1e-3f), NN_OK);
+    nn_tensor *data;
+    ck_assert_int_eq(nn_tensor_create(&data, 2, (int64_t[]){100, 20}), NN_OK);
+    int32_t labels[100];
+    for (int k = 0; k < 100 * 20; k++)
+        nn_tensor_data(data)[k] = (float)((k * 29) % 17) / 8.0f - 1.0f;
+    for (int r = 0; r < 100; r++)
+        labels[r] = r % 5;
+    int64_t rows[32];
+    for (int step = 0; step < 12; step++) {
+        for (int k = 0; k < 32; k++)
+            rows[k] = (k * 13 + step * 31) % 100;
+        int n = step % 4 == 3 ? 7 : 32; /* and a ragged batch */
+        if (step == 4)
+            nn_mem_fail_at(0); /* from here on: both plans exist */
+        ck_assert_int_eq(nn_graph_train_step_rows(g, o, data, labels, rows, n, NULL), NN_OK);
+    }
+    ck_assert_int_eq(nn_mem_fail_at(0), 0);
+    nn_tensor_destroy(data);
+    nn_optimizer_destroy(o);
+    nn_graph_destroy(g);
+}
+END_TEST
+
 static int have_bf16(const char *test);
 
 static void run_steps(nn_graph *g, float *losses, int steps)
@@ -1412,6 +1442,7 @@ Suite *make_suite(void)
     tcase_add_test(tc, build_errors);
     tcase_add_test(tc, run_errors_leave_graph_working);
     tcase_add_test(tc, steady_state_allocates_nothing);
+    tcase_add_test(tc, rows_steps_allocate_nothing);
     tcase_add_loop_test(tc, bitwise_deterministic, 0, 6);
     tcase_add_test(tc, many_batch_sizes);
     tcase_add_test(tc, pool_goes_solo_after_a_stall);

@@ -1,6 +1,8 @@
 /* nn_graph_train_step and nn_graph_evaluate: XOR learned with every
  * optimizer, evaluation figures checked against hand-made cases. */
 #include <math.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <nn/nn.h>
@@ -324,6 +326,213 @@ START_TEST(optimizer_of_another_graph)
 }
 END_TEST
 
+/* ---- nn_graph_train_step_rows ---- */
+
+enum { DATA_ROWS = 200 };
+
+/* 200 rows of 30 features in [-1, 1) and labels in [0, 5). */
+static nn_tensor *row_data(int32_t *labels)
+{
+    nn_tensor *d;
+    ck_assert_int_eq(nn_tensor_create(&d, 2, (int64_t[]){DATA_ROWS, 30}), NN_OK);
+    unsigned seed = 3;
+    for (int k = 0; k < DATA_ROWS * 30; k++) {
+        seed = seed * 1103515245u + 12345u;
+        nn_tensor_data(d)[k] = (float)((seed >> 16) % 1000) / 500.0f - 1.0f;
+    }
+    for (int r = 0; r < DATA_ROWS; r++)
+        labels[r] = (int32_t)((r * 3 + r / 7) % 5);
+    return d;
+}
+
+/* Step s's rows: 24 (13 every fourth step), picked with repeats and in
+ * no order. */
+static int step_rows(int s, int64_t *rows)
+{
+    int n = s % 4 == 3 ? 13 : 24;
+    for (int k = 0; k < n; k++)
+        rows[k] = (int64_t)((k * 37 + s * 53 + (k % 3) * 11) % DATA_ROWS);
+    rows[n - 1] = rows[0]; /* a repeat */
+    return n;
+}
+
+/* Steps first..first+steps-1 on a by index and on b by copying the rows
+ * into a batch tensor: every loss the same bits. */
+static void train_both(nn_graph *a, nn_optimizer *oa, nn_graph *b, nn_optimizer *ob,
+                       const nn_tensor *data, const int32_t *labels, int first, int steps)
+{
+    nn_tensor *x24, *x13;
+    ck_assert_int_eq(nn_tensor_create(&x24, 2, (int64_t[]){24, 30}), NN_OK);
+    ck_assert_int_eq(nn_tensor_create(&x13, 2, (int64_t[]){13, 30}), NN_OK);
+    int64_t rows[24];
+    int32_t picked[24];
+    const float *src = nn_tensor_data((nn_tensor *)(uintptr_t)data);
+    for (int s = first; s < first + steps; s++) {
+        int n = step_rows(s, rows);
+        nn_tensor *x = n == 24 ? x24 : x13;
+        for (int k = 0; k < n; k++) {
+            memcpy(nn_tensor_data(x) + k * 30, src + rows[k] * 30, 30 * sizeof(float));
+            picked[k] = labels[rows[k]];
+        }
+        float la = -1.0f, lb = -2.0f;
+        ck_assert_int_eq(nn_graph_train_step_rows(a, oa, data, labels, rows, n, &la), NN_OK);
+        ck_assert_int_eq(nn_graph_train_step(b, ob, x, picked, &lb), NN_OK);
+        ck_assert_msg(memcmp(&la, &lb, sizeof la) == 0, "step %d: loss %.9g by index, %.9g copied",
+                      s, (double)la, (double)lb);
+    }
+    nn_tensor_destroy(x24);
+    nn_tensor_destroy(x13);
+}
+
+/* By index or copied, the same bits: SGD, Adam, AdamW on three dense
+ * layers and on two (folded), on 1, 2 and 3 threads, and with the thread
+ * count raised after the plans were made (then the rows are gathered
+ * before the step instead of by each thread). */
+START_TEST(rows_step_equals_copied_batch)
+{
+    int32_t labels[DATA_ROWS];
+    nn_tensor *data = row_data(labels);
+    for (int threads = 1; threads <= 3; threads++) {
+        ck_assert_int_eq(nn_set_num_threads(threads), NN_OK);
+        nn_graph *a = mlp_graph(_i < 3 ? 3 : 2), *b = mlp_graph(_i < 3 ? 3 : 2);
+        nn_optimizer *oa = make_opt(a, _i % 3), *ob = make_opt(b, _i % 3);
+        train_both(a, oa, b, ob, data, labels, 0, 8);
+        ck_assert_int_eq(nn_set_num_threads(threads + 1), NN_OK);
+        train_both(a, oa, b, ob, data, labels, 8, 4);
+        assert_same_params(a, b);
+        ck_assert_int_eq(nn_optimizer_step_count(oa), 12);
+        ck_assert_int_eq(nn_graph_backward(a), NN_ERR_STATE); /* nothing left pending */
+        nn_optimizer_destroy(oa);
+        nn_optimizer_destroy(ob);
+        nn_graph_destroy(a);
+        nn_graph_destroy(b);
+    }
+    ck_assert_int_eq(nn_set_num_threads(2), NN_OK);
+    nn_tensor_destroy(data);
+}
+END_TEST
+
+/* The paths that do not gather per thread: clipping (backward, then the
+ * step), bf16 training where the CPU has it, and a graph that starts with
+ * an activation. */
+START_TEST(rows_step_other_paths)
+{
+    int32_t labels[DATA_ROWS];
+    nn_tensor *data = row_data(labels);
+    nn_graph *a, *b;
+    if (_i == 2) {
+        nn_graph *gs[2];
+        for (int k = 0; k < 2; k++) {
+            ck_assert_int_eq(nn_graph_create(&gs[k], 30), NN_OK);
+            ck_assert_int_eq(nn_graph_add_activation(gs[k], NN_ACT_TANH), NN_OK);
+            ck_assert_int_eq(nn_graph_add_dense(gs[k], 150), NN_OK);
+            ck_assert_int_eq(nn_graph_add_activation(gs[k], NN_ACT_RELU), NN_OK);
+            ck_assert_int_eq(nn_graph_add_dense(gs[k], 5), NN_OK);
+            ck_assert_int_eq(nn_graph_add_softmax_cross_entropy(gs[k]), NN_OK);
+            ck_assert_int_eq(nn_graph_init_params(gs[k], NN_INIT_HE_UNIFORM, 11), NN_OK);
+        }
+        a = gs[0], b = gs[1];
+    } else {
+        a = mlp3(), b = mlp3();
+    }
+    if (_i == 1) {
+        nn_status s = nn_graph_set_training_precision(a, NN_PRECISION_BF16);
+        if (s == NN_ERR_UNSUPPORTED) {
+            printf("rows_step_other_paths: no bf16 on this CPU, skipped\n");
+            nn_graph_destroy(a);
+            nn_graph_destroy(b);
+            nn_tensor_destroy(data);
+            return;
+        }
+        ck_assert_int_eq(s, NN_OK);
+        ck_assert_int_eq(nn_graph_set_training_precision(b, NN_PRECISION_BF16), NN_OK);
+    }
+    nn_optimizer *oa = make_opt(a, 1), *ob = make_opt(b, 1);
+    if (_i == 0) {
+        ck_assert_int_eq(nn_optimizer_set_clip_norm(oa, 0.05f), NN_OK);
+        ck_assert_int_eq(nn_optimizer_set_clip_norm(ob, 0.05f), NN_OK);
+    }
+    train_both(a, oa, b, ob, data, labels, 0, 8);
+    assert_same_params(a, b);
+    nn_optimizer_destroy(oa);
+    nn_optimizer_destroy(ob);
+    nn_graph_destroy(a);
+    nn_graph_destroy(b);
+    nn_tensor_destroy(data);
+}
+END_TEST
+
+/* Each bad argument is refused with a message naming it, and leaves the
+ * graph and the optimizer as they were. */
+START_TEST(rows_step_bad_arguments)
+{
+    int32_t labels[DATA_ROWS];
+    nn_tensor *data = row_data(labels), *narrow;
+    ck_assert_int_eq(nn_tensor_create(&narrow, 2, (int64_t[]){DATA_ROWS, 29}), NN_OK);
+    nn_graph *g = mlp3(), *fresh = mlp3();
+    nn_optimizer *o = make_opt(g, 1);
+    int64_t rows[4] = {0, 1, 2, 3};
+    float loss = 0.0f;
+    struct {
+        nn_graph *g;
+        nn_optimizer *o;
+        const nn_tensor *d;
+        const int32_t *labels;
+        const int64_t *rows;
+        int64_t n;
+        nn_status want;
+        const char *msg;
+    } bad[] = {
+        {NULL, o, data, labels, rows, 4, NN_ERR_INVALID_ARGUMENT, "nn_graph_train_step_rows: g is NULL"},
+        {g, NULL, data, labels, rows, 4, NN_ERR_INVALID_ARGUMENT, "nn_graph_train_step_rows: o is NULL"},
+        {g, o, NULL, labels, rows, 4, NN_ERR_INVALID_ARGUMENT, "nn_graph_train_step_rows: data is NULL"},
+        {g, o, data, NULL, rows, 4, NN_ERR_INVALID_ARGUMENT, "nn_graph_train_step_rows: labels is NULL"},
+        {g, o, data, labels, NULL, 4, NN_ERR_INVALID_ARGUMENT, "nn_graph_train_step_rows: rows is NULL"},
+        {g, o, data, labels, rows, 0, NN_ERR_INVALID_ARGUMENT, "nn_graph_train_step_rows: n is 0, must be at least 1"},
+        {g, o, data, labels, rows, -3, NN_ERR_INVALID_ARGUMENT, "nn_graph_train_step_rows: n is -3, must be at least 1"},
+        {g, o, narrow, labels, rows, 4, NN_ERR_SHAPE, "nn_graph_train_step_rows: data is not [N, 30]"},
+        {g, o, data, labels, (int64_t[]){0, 1, -1, 3}, 4, NN_ERR_INVALID_ARGUMENT,
+         "nn_graph_train_step_rows: rows[2] is -1, data has rows 0 to 199"},
+        {g, o, data, labels, (int64_t[]){0, 1, 2, 200}, 4, NN_ERR_INVALID_ARGUMENT,
+         "nn_graph_train_step_rows: rows[3] is 200, data has rows 0 to 199"},
+        {g, o, data, (int32_t[DATA_ROWS]){0, 0, 5}, rows, 4, NN_ERR_INVALID_ARGUMENT,
+         "nn_graph_train_step_rows: labels[2] (rows[2]) is 5, must be in [0, 5)"},
+    };
+    for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+        ck_assert_int_eq(nn_graph_train_step_rows(bad[k].g, bad[k].o, bad[k].d, bad[k].labels,
+                                                  bad[k].rows, bad[k].n, &loss),
+                         bad[k].want);
+        ck_assert_str_eq(nn_last_error(), bad[k].msg);
+        ck_assert_int_eq(nn_optimizer_step_count(o), 0);
+        ck_assert_int_eq(nn_graph_backward(g), NN_ERR_STATE);
+    }
+    assert_same_params(g, fresh);
+    /* a graph without a softmax head has no use for labels */
+    nn_graph *mse;
+    ck_assert_int_eq(nn_graph_create(&mse, 30), NN_OK);
+    ck_assert_int_eq(nn_graph_add_dense(mse, 5), NN_OK);
+    ck_assert_int_eq(nn_graph_add_mse_loss(mse), NN_OK);
+    nn_optimizer *om = make_opt(mse, 1);
+    ck_assert_int_eq(nn_graph_train_step_rows(mse, om, data, labels, rows, 4, NULL), NN_ERR_STATE);
+    /* and a good call after all that trains: the loss is finite, the
+     * weights move */
+    ck_assert_int_eq(nn_graph_train_step_rows(g, o, data, labels, rows, 4, &loss), NN_OK);
+    ck_assert(isfinite(loss) && loss > 0.0f);
+    ck_assert_int_eq(nn_optimizer_step_count(o), 1);
+    nn_tensor *vg, *vf;
+    nn_graph_param(g, 0, &vg, NULL);
+    nn_graph_param(fresh, 0, &vf, NULL);
+    ck_assert(memcmp(nn_tensor_data(vg), nn_tensor_data(vf), 150 * 30 * sizeof(float)) != 0);
+    nn_optimizer_destroy(om);
+    nn_graph_destroy(mse);
+    nn_optimizer_destroy(o);
+    nn_graph_destroy(g);
+    nn_graph_destroy(fresh);
+    nn_tensor_destroy(narrow);
+    nn_tensor_destroy(data);
+}
+END_TEST
+
 Suite *make_suite(void)
 {
     Suite *s = suite_create("train");
@@ -337,6 +546,9 @@ Suite *make_suite(void)
     tcase_add_test(tc, thread_count_does_not_change_results);
     tcase_add_test(tc, train_step_with_clipping);
     tcase_add_test(tc, optimizer_of_another_graph);
+    tcase_add_loop_test(tc, rows_step_equals_copied_batch, 0, 6);
+    tcase_add_loop_test(tc, rows_step_other_paths, 0, 3);
+    tcase_add_test(tc, rows_step_bad_arguments);
     suite_add_tcase(s, tc);
     return s;
 }

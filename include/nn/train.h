@@ -18,6 +18,19 @@ extern "C" {
 NN_API nn_status nn_graph_train_step(nn_graph *g, nn_optimizer *o, const nn_tensor *x,
                                      const int32_t *labels, float *loss);
 
+/* nn_graph_train_step on the batch made of rows rows[0..n) of data [N, in]
+ * (in any order, repeats allowed), whose classes are labels[rows[k]]
+ * (labels has N entries): the same, bit for bit, as copying those rows
+ * and their labels into a batch and calling nn_graph_train_step, with the
+ * copy done by libnn (prefetching rows ahead, which reads a shuffled
+ * batch from memory faster than one memcpy per row). data, labels and
+ * rows are only read, during the call.
+ * Fails with NN_ERR_INVALID_ARGUMENT if n < 1, a row index is outside
+ * [0, N) or a picked label outside [0, classes), and changes nothing then. */
+NN_API nn_status nn_graph_train_step_rows(nn_graph *g, nn_optimizer *o, const nn_tensor *data,
+                                          const int32_t *labels, const int64_t *rows,
+                                          int64_t n, float *loss);
+
 /* Mean cross-entropy and accuracy of a softmax cross-entropy graph on x
  * [N, in] with labels, in internal batches, without dropout. Either of loss
  * and accuracy may be NULL. Gradients and the pending backward are kept. */

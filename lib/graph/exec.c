@@ -284,23 +284,34 @@ nn_status nn_graph_forward(nn_graph *g, const nn_tensor *x, nn_tensor *y)
 }
 
 /* borrow: run on x's own data instead of a copy; the caller must run the
- * backward before x can change (nn_graph_train_step). */
-static nn_status forward_train(nn_graph *g, const nn_tensor *x, const int32_t *labels,
-                               const nn_tensor *targets, float *loss, int borrow)
+ * backward before x can change (nn_graph_train_step). rows: the batch is
+ * x's rows rows[0..n), copied, and labels[rows[k]] their classes
+ * (nn_graph_train_step_rows). */
+static nn_status forward_train(nn_graph *g, const nn_tensor *x, const int64_t *rows, int64_t n,
+                               const int32_t *labels, const nn_tensor *targets, float *loss,
+                               int borrow)
 {
     plan *p = NULL;
-    nn_status s = plan_get(g, x->dims[0], 1, &p);
+    if (!rows)
+        n = x->dims[0];
+    nn_status s = plan_get(g, n, 1, &p);
     if (s != NN_OK)
         return s;
-    int64_t n = x->dims[0], o = nn_graph_out_features(g);
-    if (borrow) {
+    int64_t o = nn_graph_out_features(g);
+    if (rows) {
+        nn_gather_rows(p->x, x->data, g->in_features, rows, n);
+        p->input = p->x;
+    } else if (borrow) {
         p->input = x->data;
     } else {
         memcpy(p->x, x->data, (size_t)(n * g->in_features) * sizeof(float));
         p->input = p->x;
     }
     p->use_labels = labels != NULL;
-    if (labels)
+    if (labels && rows)
+        for (int64_t k = 0; k < n; k++)
+            p->labels[k] = labels[rows[k]];
+    else if (labels)
         memcpy(p->labels, labels, (size_t)n * sizeof *labels);
     else
         memcpy(p->targets, targets->data, (size_t)(n * o) * sizeof(float));
@@ -334,7 +345,7 @@ static nn_status forward_loss(nn_graph *g, const nn_tensor *x, const int32_t *la
                            "nn_graph_forward_loss: labels[%lld] is %d, must be in [0, %lld)",
                            (long long)r, (int)labels[r], (long long)o);
     nn_threads_apply();
-    return nn_fail_in("nn_graph_forward_loss", forward_train(g, x, labels, NULL, loss, borrow));
+    return nn_fail_in("nn_graph_forward_loss", forward_train(g, x, NULL, 0, labels, NULL, loss, borrow));
 }
 
 nn_status nn_graph_forward_loss(nn_graph *g, const nn_tensor *x, const int32_t *labels,
@@ -347,6 +358,36 @@ nn_status nn_graph_forward_loss_borrowed(nn_graph *g, const nn_tensor *x, const 
                                          float *loss)
 {
     return forward_loss(g, x, labels, loss, 1);
+}
+
+nn_status nn_graph_forward_loss_rows(nn_graph *g, const nn_tensor *data, const int32_t *labels,
+                                    const int64_t *rows, int64_t n, float *loss)
+{
+    static const char fn[] = "nn_graph_train_step_rows";
+    if (!g || !data || !labels || !rows || !loss)
+        return nn_fail(NN_ERR_INVALID_ARGUMENT, "%s: %s is NULL", fn,
+                       !g ? "g" : !data ? "data" : !labels ? "labels" : !rows ? "rows" : "loss");
+    if (!g->nlayers || g->layers[g->nlayers - 1].kind != LAYER_SOFTMAX_CE)
+        return nn_fail(NN_ERR_STATE, "%s: class labels need a softmax cross-entropy head", fn);
+    if (n < 1)
+        return nn_fail(NN_ERR_INVALID_ARGUMENT, "%s: n is %lld, must be at least 1", fn,
+                       (long long)n);
+    if (data->ndim != 2 || data->dims[1] != g->in_features)
+        return nn_fail(NN_ERR_SHAPE, "%s: data is not [N, %lld]", fn, (long long)g->in_features);
+    int64_t total = data->dims[0], o = nn_graph_out_features(g);
+    for (int64_t k = 0; k < n; k++) {
+        if (rows[k] < 0 || rows[k] >= total)
+            return nn_fail(NN_ERR_INVALID_ARGUMENT,
+                           "%s: rows[%lld] is %lld, data has rows 0 to %lld", fn, (long long)k,
+                           (long long)rows[k], (long long)total - 1);
+        int32_t c = labels[rows[k]];
+        if (c < 0 || c >= o)
+            return nn_fail(NN_ERR_INVALID_ARGUMENT,
+                           "%s: labels[%lld] (rows[%lld]) is %d, must be in [0, %lld)", fn,
+                           (long long)rows[k], (long long)k, (int)c, (long long)o);
+    }
+    nn_threads_apply();
+    return nn_fail_in(fn, forward_train(g, data, rows, n, labels, NULL, loss, 1));
 }
 
 nn_status nn_graph_forward_loss_targets(nn_graph *g, const nn_tensor *x, const nn_tensor *targets,
@@ -368,7 +409,7 @@ nn_status nn_graph_forward_loss_targets(nn_graph *g, const nn_tensor *x, const n
                        (long long)(targets->ndim > 1 ? targets->dims[1] : 0), (long long)n,
                        (long long)o);
     nn_threads_apply();
-    return nn_fail_in("nn_graph_forward_loss_targets", forward_train(g, x, NULL, targets, loss, 0));
+    return nn_fail_in("nn_graph_forward_loss_targets", forward_train(g, x, NULL, 0, NULL, targets, loss, 0));
 }
 
 nn_status nn_graph_backward(nn_graph *g)

@@ -47,6 +47,12 @@ nn_status nn_graph_infer(nn_graph *g, const float *x, int64_t n, const float **o
 nn_status nn_graph_forward_loss_borrowed(nn_graph *g, const nn_tensor *x, const int32_t *labels,
                                          float *loss);
 
+/* nn_graph_forward_loss on the rows rows[0..n) of data, whose classes are
+ * labels[rows[k]] (the rows are copied into the plan: nothing is
+ * borrowed). Errors name nn_graph_train_step_rows, its only caller. */
+nn_status nn_graph_forward_loss_rows(nn_graph *g, const nn_tensor *data, const int32_t *labels,
+                                    const int64_t *rows, int64_t n, float *loss);
+
 /* Called by the backward pass for each range of parameters whose gradient
  * is final and whose old value nothing else reads any more: an optimizer
  * updates them there, while they are still in cache. Ranges are disjoint,
