@@ -16,12 +16,17 @@ float nn_softmax_ce_forward(const plan *p, int64_t o, const float *x, float *pro
         float m = z[0];
         for (int64_t k = 1; k < o; k++)
             m = z[k] > m ? z[k] : m;
+        /* one exp per element (e rounded to float, then scaled): half the
+         * exp calls of exp(z - lse), within an ulp of it */
         double sum = 0.0;
+        for (int64_t k = 0; k < o; k++) {
+            double e = exp((double)z[k] - m);
+            pr[k] = (float)e;
+            sum += e;
+        }
+        double lse = m + log(sum), inv = 1.0 / sum;
         for (int64_t k = 0; k < o; k++)
-            sum += exp((double)z[k] - m);
-        double lse = m + log(sum);
-        for (int64_t k = 0; k < o; k++)
-            pr[k] = (float)exp((double)z[k] - lse);
+            pr[k] = (float)((double)pr[k] * inv);
         if (!training)
             continue;
         if (p->use_labels) {
