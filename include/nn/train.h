@@ -22,9 +22,10 @@ NN_API nn_status nn_graph_train_step(nn_graph *g, nn_optimizer *o, const nn_tens
  * (in any order, repeats allowed), whose classes are labels[rows[k]]
  * (labels has N entries): the same, bit for bit, as copying those rows
  * and their labels into a batch and calling nn_graph_train_step, with the
- * copy done by libnn (prefetching rows ahead, which reads a shuffled
- * batch from memory faster than one memcpy per row). data, labels and
- * rows are only read, during the call.
+ * copy done by libnn: on several threads each gathers a share of the
+ * rows, which a shuffled batch from a large data set reads from memory
+ * faster than one thread can. data, labels and rows are only read,
+ * during the call.
  * Fails with NN_ERR_INVALID_ARGUMENT if n < 1, a row index is outside
  * [0, N) or a picked label outside [0, classes), and changes nothing then. */
 NN_API nn_status nn_graph_train_step_rows(nn_graph *g, nn_optimizer *o, const nn_tensor *data,
