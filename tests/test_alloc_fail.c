@@ -328,6 +328,38 @@ static uint64_t scenario_train_sigmoid(void)
     return first_training(0);
 }
 
+/* The first nn_graph_train_step_rows calls on a fresh graph: the threads
+ * gather the rows on a pool that does not exist yet, then the plan is
+ * built; then a batch of 8 rows (gathered by the caller alone). */
+static uint64_t scenario_train_rows(void)
+{
+    nn_graph *g = mlp(1);
+    nn_optimizer *o = NULL;
+    ck_assert_int_eq(nn_adam_create(&o, g, 1e-3f), NN_OK);
+    nn_tensor *data = make_x(100, 20, 3);
+    int32_t y[100];
+    make_labels(y, 100, 5);
+    int64_t rows[32];
+    for (int k = 0; k < 32; k++)
+        rows[k] = (k * 37) % 100;
+    float loss[3] = {0};
+
+    inject_begin();
+    CALL(nn_graph_train_step_rows(g, o, data, y, rows, 32, &loss[0]));
+    CALL(nn_graph_train_step_rows(g, o, data, y, rows + 3, 8, &loss[1]));
+    inject_end();
+
+    ck_assert_int_eq(nn_graph_train_step_rows(g, o, data, y, rows, 32, &loss[2]), NN_OK);
+    ck_assert_int_eq(nn_optimizer_step_count(o), 3);
+    for (int k = 0; k < 3; k++)
+        ck_assert_msg(loss[k] > 0.0f && loss[k] < 10.0f, "loss[%d] = %g", k, (double)loss[k]);
+    uint64_t h = fnv(fnv_graph(0, g), loss, sizeof loss);
+    nn_tensor_destroy(data);
+    nn_optimizer_destroy(o);
+    nn_graph_destroy(g);
+    return h;
+}
+
 /* The first inference calls: forward on two batch sizes and evaluation over
  * 600 rows (two internal batch sizes), on both executors. */
 static uint64_t scenario_inference(void)
@@ -561,6 +593,7 @@ static const scenario scenarios[] = {
     {"graph building", scenario_build},
     {"first training use, ReLU MLP (threaded executor)", scenario_train_relu},
     {"first training use, deep sigmoid MLP (oneDNN primitives)", scenario_train_sigmoid},
+    {"first training use by row index", scenario_train_rows},
     {"first inference use", scenario_inference},
     {"optimizer creation", scenario_optimizers},
     {"saving and loading", scenario_files},

@@ -391,9 +391,9 @@ static void train_both(nn_graph *a, nn_optimizer *oa, nn_graph *b, nn_optimizer 
 }
 
 /* By index or copied, the same bits: SGD, Adam, AdamW on three dense
- * layers and on two (folded), on 1, 2 and 3 threads, and with the thread
- * count raised after the plans were made (then the rows are gathered
- * before the step instead of by each thread). */
+ * layers and on two (folded), on 1, 2 and 3 threads and then with one
+ * thread more than the plans were made for (batches of 24 rows are
+ * gathered by the threads together, of 13 by the caller). */
 START_TEST(rows_step_equals_copied_batch)
 {
     int32_t labels[DATA_ROWS];
@@ -418,9 +418,9 @@ START_TEST(rows_step_equals_copied_batch)
 }
 END_TEST
 
-/* The paths that do not gather per thread: clipping (backward, then the
- * step), bf16 training where the CPU has it, and a graph that starts with
- * an activation. */
+/* The other ways a step runs: clipping (backward, then the step), bf16
+ * training where the CPU has it, and a graph that starts with an
+ * activation (the gathered rows are not the first dense layer's input). */
 START_TEST(rows_step_other_paths)
 {
     int32_t labels[DATA_ROWS];

@@ -22,12 +22,16 @@ NN_API nn_status nn_graph_train_step(nn_graph *g, nn_optimizer *o, const nn_tens
  * (in any order, repeats allowed), whose classes are labels[rows[k]]
  * (labels has N entries): the same, bit for bit, as copying those rows
  * and their labels into a batch and calling nn_graph_train_step, with the
- * copy done by libnn: on several threads each gathers a share of the
- * rows, which a shuffled batch from a large data set reads from memory
- * faster than one thread can. data, labels and rows are only read,
- * during the call.
- * Fails with NN_ERR_INVALID_ARGUMENT if n < 1, a row index is outside
- * [0, N) or a picked label outside [0, classes), and changes nothing then. */
+ * copy done by libnn. On several threads, for graphs the threaded executor
+ * runs (chains of dense, activation and dropout layers) and batches of 16
+ * rows or more, the threads gather shares of the rows, which a shuffled
+ * batch from a large data set reads from memory faster than one thread
+ * can. data, labels and rows are only read, during the call.
+ * Errors are nn_graph_train_step's (NN_ERR_SHAPE if data is not [N, in],
+ * NN_ERR_STATE without a softmax cross-entropy head, ...) and
+ * NN_ERR_INVALID_ARGUMENT if n < 1, a row index is outside [0, N) or a
+ * picked label outside [0, classes); the graph and the optimizer's
+ * state are then as they were. */
 NN_API nn_status nn_graph_train_step_rows(nn_graph *g, nn_optimizer *o, const nn_tensor *data,
                                           const int32_t *labels, const int64_t *rows,
                                           int64_t n, float *loss);

@@ -284,7 +284,8 @@ nn_status nn_graph_forward(nn_graph *g, const nn_tensor *x, nn_tensor *y)
 }
 
 /* Rows picked from a large data set come from memory, a few misses in
- * flight per core: several threads gather a batch faster than one. */
+ * flight per core: several threads gather a batch faster than one, each
+ * at least GATHER_MIN_ROWS rows (graphs on the threaded executor). */
 enum { GATHER_MIN_ROWS = 8 };
 
 typedef struct gather_job {
@@ -320,8 +321,11 @@ static nn_status forward_train(nn_graph *g, const nn_tensor *x, const int64_t *r
     int64_t o = nn_graph_out_features(g);
     if (rows) {
         gather_job j = {p->x, x->data, g->in_features, rows, n, 1};
-        if (p->fast && nn_get_num_threads() > 1 && n >= 2 * GATHER_MIN_ROWS) {
-            j.parts = nn_get_num_threads();
+        int parts = nn_get_num_threads();
+        if (parts > n / GATHER_MIN_ROWS)
+            parts = (int)(n / GATHER_MIN_ROWS);
+        if (p->fast && parts > 1) {
+            j.parts = parts;
             s = nn_graph_run_tasks(g, j.parts, gather_part, &j);
             if (s != NN_OK)
                 return s;
