@@ -288,6 +288,26 @@ nn_status nn_graph_forward(nn_graph *g, const nn_tensor *x, nn_tensor *y)
  * at least GATHER_MIN_ROWS rows (graphs on the threaded executor). */
 enum { GATHER_MIN_ROWS = 8 };
 
+/* dst [n, in] = rows rows[0..n) of src [*, in] */
+static void gather_rows(float *dst, const float *src, int64_t in, const int64_t *rows, int64_t n)
+{
+    /* Rows picked at random from a large data set come from memory; asking
+     * for the next rows' lines while copying one keeps several misses in
+     * flight: 32 rows of 784 floats, 8.4-9.2 us a batch without the
+     * prefetches, 5.0-6.2 with them (Zen 5). */
+    enum { AHEAD = 4, LINE = 64 };
+    const size_t bytes = (size_t)in * sizeof *src;
+    for (int64_t k = 0; k < n + AHEAD; k++) {
+        if (k < n) {
+            const char *q = (const char *)(src + rows[k] * in);
+            for (size_t o = 0; o < bytes; o += LINE)
+                __builtin_prefetch(q + o);
+        }
+        if (k >= AHEAD)
+            memcpy(dst + (k - AHEAD) * in, src + rows[k - AHEAD] * in, bytes);
+    }
+}
+
 typedef struct gather_job {
     float *dst;
     const float *src;
@@ -301,7 +321,7 @@ static void gather_part(void *ctx, int k)
 {
     const gather_job *j = ctx;
     int64_t r0 = j->n * k / j->parts, r1 = j->n * (k + 1) / j->parts;
-    nn_gather_rows(j->dst + r0 * j->in, j->src, j->in, j->rows + r0, r1 - r0);
+    gather_rows(j->dst + r0 * j->in, j->src, j->in, j->rows + r0, r1 - r0);
 }
 
 /* borrow: run on x's own data instead of a copy; the caller must run the

@@ -222,8 +222,6 @@ nn_status nn_parallel_plan(nn_graph *g, plan *p);
 void nn_parallel_plan_free(plan *p);
 const float *nn_layer_out(const nn_graph *g, const plan *p, int i, const float *x);
 nn_status nn_parallel_forward(nn_graph *g, plan *p, const float *x, float *loss);
-/* dst [n, in] = rows rows[0..n) of src [*, in] */
-void nn_gather_rows(float *dst, const float *src, int64_t in, const int64_t *rows, int64_t n);
 nn_status nn_parallel_backward(nn_graph *g, plan *p, const nn_param_hook *hook);
 
 /* Heads: loss of the logits / values x [N, O] against the plan's targets. */

@@ -311,25 +311,6 @@ static float *part_of(const plan *p, const layer *l, int64_t c0)
     return p->part + c0 / CHUNK * p->n * l->out;
 }
 
-void nn_gather_rows(float *dst, const float *src, int64_t in, const int64_t *rows, int64_t n)
-{
-    /* Rows picked at random from a large data set come from memory; asking
-     * for the next rows' lines while copying one keeps several misses in
-     * flight: 32 rows of 784 floats, 8.4-9.2 us a batch without the
-     * prefetches, 5.0-6.2 with them (Zen 5). */
-    enum { AHEAD = 4, LINE = 64 };
-    const size_t bytes = (size_t)in * sizeof *src;
-    for (int64_t k = 0; k < n + AHEAD; k++) {
-        if (k < n) {
-            const char *q = (const char *)(src + rows[k] * in);
-            for (size_t o = 0; o < bytes; o += LINE)
-                __builtin_prefetch(q + o);
-        }
-        if (k >= AHEAD)
-            memcpy(dst + (k - AHEAD) * in, src + rows[k - AHEAD] * in, bytes);
-    }
-}
-
 static void run_task(void *arg, int k)
 {
     run_ctx *r = arg;
