@@ -111,7 +111,7 @@ static uint64_t fp_graph(uint64_t h, nn_graph *g)
         h = fnv(h, g->grads, (size_t)g->numel * sizeof(float));
     }
     for (int i = 0; i < 2 * g->nparams; i++)
-        h = fp_tensor(h, &g->pviews[i]);
+        h = fp_tensor(h, g->pviews[i]);
     h = fnv(h, g->rng.s, sizeof g->rng.s);
     int pending = g->pending != NULL;
     h = fnv(h, &pending, sizeof pending);

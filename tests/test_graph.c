@@ -687,6 +687,63 @@ START_TEST(init_schemes)
 }
 END_TEST
 
+/* nn_graph_param's tensors stay valid, with their values, when a dense
+ * layer is added after they were taken (the layer's storage moves), and
+ * writing through them afterwards reaches the graph. */
+START_TEST(param_handles_survive_added_layers)
+{
+    nn_graph *g = NULL;
+    ck_assert_int_eq(nn_graph_create(&g, 3), NN_OK);
+    ck_assert_int_eq(nn_graph_add_dense(g, 2), NN_OK);
+    nn_tensor *w0 = NULL, *b0 = NULL, *gw0 = NULL;
+    ck_assert_int_eq(nn_graph_param(g, 0, &w0, &gw0), NN_OK);
+    ck_assert_int_eq(nn_graph_param(g, 1, &b0, NULL), NN_OK);
+    const float w[6] = {1, 2, 3, 4, 5, 6}, b[2] = {0.5f, -0.5f};
+    ck_assert_int_eq(nn_tensor_copy_from(w0, w, 6), NN_OK);
+    ck_assert_int_eq(nn_tensor_copy_from(b0, b, 2), NN_OK);
+    ck_assert_int_eq(nn_graph_add_activation(g, NN_ACT_RELU), NN_OK);
+    ck_assert_int_eq(nn_graph_add_dense(g, 4), NN_OK);
+    ck_assert_int_eq(nn_graph_add_dense(g, 1), NN_OK);
+    nn_tensor *again = NULL, *gagain = NULL;
+    ck_assert_int_eq(nn_graph_param(g, 0, &again, &gagain), NN_OK);
+    ck_assert_ptr_eq(again, w0);
+    ck_assert_ptr_eq(gagain, gw0);
+    ck_assert_int_eq(nn_tensor_ndim(w0), 2);
+    ck_assert_int_eq(nn_tensor_dim(w0, 0), 2);
+    ck_assert_int_eq(nn_tensor_dim(w0, 1), 3);
+    float got[6];
+    ck_assert_int_eq(nn_tensor_copy_to(w0, got, 6), NN_OK);
+    for (int i = 0; i < 6; i++)
+        ck_assert_float_eq(got[i], w[i]);
+    /* the first layer alone, through the graph: y = relu(W x + b) */
+    const float w1[8] = {1, 1, 1, 1, 1, 1, 1, 1}, w2[4] = {1, 1, 1, 1};
+    nn_tensor *t = NULL;
+    ck_assert_int_eq(nn_graph_param(g, 2, &t, NULL), NN_OK);
+    ck_assert_int_eq(nn_tensor_copy_from(t, w1, 8), NN_OK);
+    ck_assert_int_eq(nn_graph_param(g, 4, &t, NULL), NN_OK);
+    ck_assert_int_eq(nn_tensor_copy_from(t, w2, 4), NN_OK);
+    const float neg[6] = {-1, -2, -3, -4, -5, -6};
+    ck_assert_int_eq(nn_tensor_copy_from(w0, neg, 6), NN_OK); /* after the adds */
+    const float x[3] = {1, 1, 1};
+    nn_tensor *xt = NULL, *y = NULL;
+    int64_t xd[2] = {1, 3}, yd[2] = {1, 1};
+    ck_assert_int_eq(nn_tensor_create(&xt, 2, xd), NN_OK);
+    ck_assert_int_eq(nn_tensor_create(&y, 2, yd), NN_OK);
+    ck_assert_int_eq(nn_tensor_copy_from(xt, x, 3), NN_OK);
+    ck_assert_int_eq(nn_graph_forward(g, xt, y), NN_OK);
+    /* W0 x + b0 = (-6 + 0.5, -15 - 0.5): both cut by the ReLU, so y is 4 * 0
+     * plus the later biases (0) */
+    ck_assert_float_eq(nn_tensor_data(y)[0], 0.0f);
+    ck_assert_int_eq(nn_tensor_copy_from(w0, w, 6), NN_OK);
+    ck_assert_int_eq(nn_graph_forward(g, xt, y), NN_OK);
+    /* (6.5, 14.5) -> 4 hidden units of 21 each -> 84 */
+    ck_assert_float_eq(nn_tensor_data(y)[0], 84.0f);
+    nn_tensor_destroy(xt);
+    nn_tensor_destroy(y);
+    nn_graph_destroy(g);
+}
+END_TEST
+
 START_TEST(build_errors)
 {
     nn_graph *g = (nn_graph *)0x1;
@@ -1439,6 +1496,7 @@ Suite *make_suite(void)
     tcase_add_test(tc, smoothed_targets_match_reference);
     tcase_add_test(tc, dropout_statistics);
     tcase_add_test(tc, init_schemes);
+    tcase_add_test(tc, param_handles_survive_added_layers);
     tcase_add_test(tc, build_errors);
     tcase_add_test(tc, run_errors_leave_graph_working);
     tcase_add_test(tc, steady_state_allocates_nothing);

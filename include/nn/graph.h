@@ -125,7 +125,9 @@ NN_API int nn_graph_param_count(const nn_graph *g);
 
 /* Parameter i (0 <= i < count) and its gradient, in order: each dense layer
  * in turn, its W [units, in] then its b [units]. Either out-pointer may be
- * NULL. Borrowed: owned by the graph, valid until it is destroyed; never
+ * NULL. Borrowed: owned by the graph, valid until it is destroyed (adding
+ * a dense layer keeps them, with their values, but moves their elements:
+ * pointers from nn_tensor_data() taken before it are stale); never
  * destroy or reshape them. Set weights with nn_tensor_copy_from(), read
  * them with nn_tensor_copy_to(). Writing through nn_tensor_data() works
  * too, at any time, but the graph then stops keeping its faster copy of

@@ -47,6 +47,8 @@ void nn_graph_destroy(nn_graph *g)
     nn_mem_free(g->layers);
     nn_mem_free(g->values);
     nn_mem_free(g->grads);
+    for (int k = 0; k < g->nparams; k += 2)
+        nn_mem_free(g->pviews[k]); /* each dense layer's block of four views */
     nn_mem_free(g->pviews);
     nn_mem_free(g);
 }
@@ -109,11 +111,11 @@ static void point_views(nn_graph *g)
         if (l->kind != LAYER_DENSE)
             continue;
         int64_t wd[2] = {l->out, l->in}, bd[1] = {l->out};
-        nn_tensor_view(&g->pviews[2 * k], g->values + l->w_off, 2, wd);
-        nn_tensor_view(&g->pviews[2 * k + 1], g->values + l->b_off, 1, bd);
-        g->pviews[2 * k].watch = g->pviews[2 * k + 1].watch = &g->watch;
-        nn_tensor_view(&g->pviews[g->nparams + 2 * k], g->grads + l->w_off, 2, wd);
-        nn_tensor_view(&g->pviews[g->nparams + 2 * k + 1], g->grads + l->b_off, 1, bd);
+        nn_tensor_view(g->pviews[2 * k], g->values + l->w_off, 2, wd);
+        nn_tensor_view(g->pviews[2 * k + 1], g->values + l->b_off, 1, bd);
+        g->pviews[2 * k]->watch = g->pviews[2 * k + 1]->watch = &g->watch;
+        nn_tensor_view(g->pviews[g->nparams + 2 * k], g->grads + l->w_off, 2, wd);
+        nn_tensor_view(g->pviews[g->nparams + 2 * k + 1], g->grads + l->b_off, 1, bd);
         k++;
     }
 }
@@ -140,11 +142,16 @@ nn_status nn_graph_add_dense(nn_graph *g, int64_t units)
     int nparams = g->nparams + 2;
     float *values = nn_mem_alloc((size_t)numel * sizeof(float));
     float *grads = nn_mem_calloc((size_t)numel * sizeof(float));
-    nn_tensor *views = nn_mem_alloc((size_t)nparams * 2 * sizeof *views);
-    if (!values || !grads || !views) {
+    /* The views handed out by nn_graph_param stay where they are (they are
+     * valid until the graph is destroyed): the new layer's four in a block
+     * of their own, all of them pointed at the new storage below. */
+    nn_tensor **views = nn_mem_alloc((size_t)nparams * 2 * sizeof *views);
+    nn_tensor *block = nn_mem_calloc(4 * sizeof *block);
+    if (!values || !grads || !views || !block) {
         nn_mem_free(values);
         nn_mem_free(grads);
         nn_mem_free(views);
+        nn_mem_free(block);
         return nn_fail(NN_ERR_OUT_OF_MEMORY, "nn_graph_add_dense: no memory for %lld parameters",
                        (long long)numel);
     }
@@ -153,6 +160,14 @@ nn_status nn_graph_add_dense(nn_graph *g, int64_t units)
         memcpy(values, g->values, (size_t)g->numel * sizeof(float));
         memcpy(grads, g->grads, (size_t)g->numel * sizeof(float));
     }
+    for (int k = 0; k < g->nparams; k++) {
+        views[k] = g->pviews[k];
+        views[nparams + k] = g->pviews[g->nparams + k];
+    }
+    views[nparams - 2] = &block[0];
+    views[nparams - 1] = &block[1];
+    views[2 * nparams - 2] = &block[2];
+    views[2 * nparams - 1] = &block[3];
     nn_mem_free(g->values);
     nn_mem_free(g->grads);
     nn_mem_free(g->pviews);
@@ -305,9 +320,9 @@ nn_status nn_graph_param(nn_graph *g, int i, nn_tensor **value, nn_tensor **grad
         return nn_fail(NN_ERR_INVALID_ARGUMENT, "nn_graph_param: index %d, graph has %d parameters",
                        i, g->nparams);
     if (value)
-        *value = &g->pviews[i];
+        *value = g->pviews[i];
     if (grad)
-        *grad = &g->pviews[g->nparams + i];
+        *grad = g->pviews[g->nparams + i];
     return NN_OK;
 }
 
@@ -323,7 +338,7 @@ void nn_graph_values_changed(nn_graph *g)
 
 float *nn_graph_param_values(nn_graph *g, int i)
 {
-    return g->pviews[i].data;
+    return g->pviews[i]->data;
 }
 
 float *nn_graph_grads(nn_graph *g)

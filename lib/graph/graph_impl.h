@@ -125,7 +125,9 @@ struct nn_graph {
 
     float *values, *grads; /* all parameters / gradients, one allocation each */
     int64_t numel;
-    nn_tensor *pviews;  /* 2 per dense layer: W then b, values then grads */
+    nn_tensor **pviews; /* 2 per dense layer: W then b, values then grads;
+                           each layer's four views one allocation, at its W
+                           value view (fixed addresses: nn_graph_param) */
     int nparams;
     nn_param_watch watch; /* writes to values, for the copies plans keep */
 
