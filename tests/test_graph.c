@@ -698,7 +698,7 @@ START_TEST(param_handles_survive_added_layers)
     nn_tensor *w0 = NULL, *b0 = NULL, *gw0 = NULL;
     ck_assert_int_eq(nn_graph_param(g, 0, &w0, &gw0), NN_OK);
     ck_assert_int_eq(nn_graph_param(g, 1, &b0, NULL), NN_OK);
-    const float w[6] = {1, 2, 3, 4, 5, 6}, b[2] = {0.5f, -0.5f};
+    const float w[6] = {1, 2, 3, 4, 5, 6}, b[2] = {0.5f, 0.25f};
     ck_assert_int_eq(nn_tensor_copy_from(w0, w, 6), NN_OK);
     ck_assert_int_eq(nn_tensor_copy_from(b0, b, 2), NN_OK);
     ck_assert_int_eq(nn_graph_add_activation(g, NN_ACT_RELU), NN_OK);
@@ -708,6 +708,8 @@ START_TEST(param_handles_survive_added_layers)
     ck_assert_int_eq(nn_graph_param(g, 0, &again, &gagain), NN_OK);
     ck_assert_ptr_eq(again, w0);
     ck_assert_ptr_eq(gagain, gw0);
+    ck_assert_int_eq(nn_graph_param(g, 1, &again, NULL), NN_OK);
+    ck_assert_ptr_eq(again, b0);
     ck_assert_int_eq(nn_tensor_ndim(w0), 2);
     ck_assert_int_eq(nn_tensor_dim(w0, 0), 2);
     ck_assert_int_eq(nn_tensor_dim(w0, 1), 3);
@@ -715,6 +717,9 @@ START_TEST(param_handles_survive_added_layers)
     ck_assert_int_eq(nn_tensor_copy_to(w0, got, 6), NN_OK);
     for (int i = 0; i < 6; i++)
         ck_assert_float_eq(got[i], w[i]);
+    ck_assert_int_eq(nn_tensor_copy_to(b0, got, 2), NN_OK);
+    ck_assert_float_eq(got[0], b[0]);
+    ck_assert_float_eq(got[1], b[1]);
     /* the first layer alone, through the graph: y = relu(W x + b) */
     const float w1[8] = {1, 1, 1, 1, 1, 1, 1, 1}, w2[4] = {1, 1, 1, 1};
     nn_tensor *t = NULL;
@@ -731,13 +736,13 @@ START_TEST(param_handles_survive_added_layers)
     ck_assert_int_eq(nn_tensor_create(&y, 2, yd), NN_OK);
     ck_assert_int_eq(nn_tensor_copy_from(xt, x, 3), NN_OK);
     ck_assert_int_eq(nn_graph_forward(g, xt, y), NN_OK);
-    /* W0 x + b0 = (-6 + 0.5, -15 - 0.5): both cut by the ReLU, so y is 4 * 0
+    /* W0 x + b0 = (-6 + 0.5, -15 + 0.25): both cut by the ReLU, so y is 4 * 0
      * plus the later biases (0) */
     ck_assert_float_eq(nn_tensor_data(y)[0], 0.0f);
     ck_assert_int_eq(nn_tensor_copy_from(w0, w, 6), NN_OK);
     ck_assert_int_eq(nn_graph_forward(g, xt, y), NN_OK);
-    /* (6.5, 14.5) -> 4 hidden units of 21 each -> 84 */
-    ck_assert_float_eq(nn_tensor_data(y)[0], 84.0f);
+    /* (6.5, 15.25) -> 4 hidden units of 21.75 each -> 87 */
+    ck_assert_float_eq(nn_tensor_data(y)[0], 87.0f);
     nn_tensor_destroy(xt);
     nn_tensor_destroy(y);
     nn_graph_destroy(g);

@@ -36,7 +36,8 @@ NN_API int64_t nn_tensor_dim(const nn_tensor *t, int axis);
 NN_API int64_t nn_tensor_numel(const nn_tensor *t);
 
 /* The elements, row-major, 64-byte aligned. Borrowed: valid until the
- * tensor is destroyed (reshape keeps it valid). NULL for a NULL tensor.
+ * tensor is destroyed (reshape keeps it valid); on a graph's parameter,
+ * until the graph gets another dense layer. NULL for a NULL tensor.
  * On a graph's parameter (nn_graph_param) it ends the graph's faster
  * one-row inference copy for good, since libnn cannot see writes through
  * the pointer: prefer nn_tensor_copy_from / nn_tensor_copy_to there. */
