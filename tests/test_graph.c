@@ -1114,6 +1114,64 @@ START_TEST(pool_goes_solo_after_a_stall)
 }
 END_TEST
 
+static double ms_between(const struct timespec *a, const struct timespec *b)
+{
+    return (double)(b->tv_sec - a->tv_sec) * 1e3 + (double)(b->tv_nsec - a->tv_nsec) * 1e-6;
+}
+
+/* The other sign of a worker off its core: runs in a row, for over 2 ms,
+ * in which the caller ran every task itself. Held by nn_pool_hold_workers,
+ * the worker watches for runs but takes no task, so back-to-back dynamic
+ * runs of two instant tasks all fall to the caller, and after 2 ms of them
+ * (not before) the pool goes solo. A static run straight after must then
+ * run task 1 on the caller, where a run with the worker present never does
+ * (task 1 is in the worker's range). An attempt the machine made too slow
+ * to tell is tried again. */
+START_TEST(pool_goes_solo_when_the_worker_takes_no_task)
+{
+    nn_pool *pool = NULL;
+    ck_assert_int_eq(nn_pool_create(&pool, 2), NN_OK);
+    pool_probe pp = {.sleep_task1 = 0};
+    int conclusive = 0;
+    for (int attempt = 0; attempt < 5 && !conclusive; attempt++) {
+        past_any_solo_period();
+        int64_t before = nn_pool_stalls(pool);
+        nn_pool_hold_workers(pool, 1);
+        int runs = 0;
+        struct timespec ts, tc, t_first;
+        clock_gettime(CLOCK_MONOTONIC, &t_first);
+        while (nn_pool_stalls(pool) == before && runs < 10000000) {
+            pp.ran_on[0] = pp.ran_on[1] = (pthread_t)0;
+            nn_pool_run(pool, 2, pool_probe_task, &pp, NN_POOL_DYNAMIC);
+            ck_assert(pthread_equal(pp.ran_on[0], pthread_self()) &&
+                      pthread_equal(pp.ran_on[1], pthread_self()));
+            runs++;
+        }
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        nn_pool_hold_workers(pool, 0);
+        ck_assert_int_eq(nn_pool_stalls(pool), before + 1);
+        ck_assert_msg(ms_between(&t_first, &ts) > 2.0, "solo after %.3f ms of runs without the worker",
+                      ms_between(&t_first, &ts));
+        nn_pool_run(pool, 2, pool_probe_task, &pp, NN_POOL_STATIC);
+        clock_gettime(CLOCK_MONOTONIC, &tc);
+        if (ms_between(&ts, &tc) < 1.5) {
+            conclusive = 1;
+            ck_assert_msg(pthread_equal(pp.ran_on[1], pthread_self()),
+                          "after runs without the worker, the caller runs every task");
+        }
+    }
+    if (!conclusive)
+        printf("pool_goes_solo_when_the_worker_takes_no_task: solo check skipped, no run "
+               "within 1.5 ms on this machine\n");
+
+    past_any_solo_period();
+    nn_pool_run(pool, 2, pool_probe_task, &pp, NN_POOL_STATIC);
+    ck_assert_msg(!pthread_equal(pp.ran_on[1], pthread_self()),
+                  "after the solo period, the worker takes part again");
+    nn_pool_destroy(pool);
+}
+END_TEST
+
 /* Affine runs: every task exactly once; a thread whose task sleeps has the
  * rest of its range taken by the caller. */
 typedef struct affine_probe {
@@ -1509,6 +1567,7 @@ Suite *make_suite(void)
     tcase_add_loop_test(tc, bitwise_deterministic, 0, 6);
     tcase_add_test(tc, many_batch_sizes);
     tcase_add_test(tc, pool_goes_solo_after_a_stall);
+    tcase_add_test(tc, pool_goes_solo_when_the_worker_takes_no_task);
     tcase_add_test(tc, pool_affine_steals_from_a_late_thread);
     tcase_add_test(tc, panel_kernels_match_reference);
     tcase_add_test(tc, bf16_kernels_match_reference);

@@ -3,13 +3,19 @@
  * variable. The caller takes part in every run.
  *
  * Sharing the machine: when another process holds a core, the scheduler
- * takes a worker off its core for a whole time slice (milliseconds) while
- * the caller waits for the task it holds. A run whose caller waited more
- * than STALL_NS after its own tasks, and more than twice as long as they
- * took, counts as a stall: the pool then runs everything on the caller for
- * a while (SOLO_MIN_NS, doubling on each stall that follows soon after,
- * up to SOLO_MAX_NS) and tries its workers again. Tasks never depend on the
- * thread that runs them, so neither do the results. */
+ * takes a worker off its core for a whole time slice (milliseconds). Two
+ * signs of that count as a stall:
+ * - a run whose caller waited more than STALL_NS after its own tasks, and
+ *   more than twice as long as they took (the worker held a task);
+ * - runs in a row, for more than ABSENT_NS, in which the caller ran every
+ *   task itself (the worker was off its core between tasks, or could not
+ *   get one to wake up on: the caller did all the work and paid for the
+ *   hand-over as well). A worker waking from sleep on an idle machine takes
+ *   a fraction of that; the scheduler's time slice, more.
+ * After a stall the pool runs everything on the caller for a while
+ * (SOLO_MIN_NS, growing SOLO_GROWTH times on each stall that follows soon
+ * after, up to SOLO_MAX_NS) and then tries its workers again. Tasks never
+ * depend on the thread that runs them, so neither do the results. */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -26,6 +32,8 @@ enum { SPIN_ROUNDS = 4000 };
 #define SOLO_MIN_NS 2000000LL     /* 2 ms */
 #define SOLO_MAX_NS 640000000LL   /* 0.64 s */
 #define CALM_NS 50000000LL        /* 50 ms without a stall: back to SOLO_MIN_NS */
+#define SOLO_GROWTH 4             /* 2, 8, 32, 128, 512, 640 ms */
+#define ABSENT_NS 2000000LL       /* 2 ms of runs without the workers */
 
 #if defined(__SSE__) || defined(__x86_64__)
 #include <xmmintrin.h>
@@ -83,10 +91,12 @@ struct nn_pool {
      * earlier run (another generation) can never take a task. */
     struct range { _Atomic uint64_t next; char pad[56]; } *ranges;
     /* The caller runs alone until solo_until; solo_ns is the next stall's
-     * solo period; calm_from, when the last solo period ended; stalls, the
-     * stalls seen (for tests and benches). */
-    int64_t solo_until, solo_ns, calm_from;
+     * solo period; calm_from, when the last solo period ended; absent_from,
+     * when the current streak of runs without the workers began (0: none);
+     * stalls, the stalls seen (for tests and benches). */
+    int64_t solo_until, solo_ns, calm_from, absent_from;
     int64_t stalls;
+    atomic_int hold; /* nn_pool_hold_workers */
 };
 
 static int64_t now_ns(void)
@@ -115,12 +125,14 @@ static void finish_task(nn_pool *p, int ntasks)
     }
 }
 
-/* Takes part in run gen: claims tasks until none is left. */
-static void do_tasks(nn_pool *p, int id, uint32_t gen)
+/* Takes part in run gen: claims tasks until none is left. Returns how
+ * many this thread ran. */
+static int do_tasks(nn_pool *p, int id, uint32_t gen)
 {
+    int ran = 0;
     uint64_t t = atomic_load(&p->ticket);
-    if (T_GEN(t) != gen)
-        return;
+    if (T_GEN(t) != gen || (id != 0 && atomic_load_explicit(&p->hold, memory_order_relaxed)))
+        return 0;
     int ntasks = T_TASKS(t);
     if (T_STATIC(t)) {
         /* this thread's range first; in a stealing run, then what is left
@@ -135,18 +147,20 @@ static void do_tasks(nn_pool *p, int id, uint32_t gen)
             while (T_GEN(w) == gen && (int64_t)(uint32_t)w < end) {
                 if (atomic_compare_exchange_weak(rn, &w, w + 1)) {
                     p->fn(p->ctx, (int)(uint32_t)w);
+                    ran++;
                     finish_task(p, ntasks);
                     w = atomic_load(rn);
                 }
             }
         }
-        return;
+        return ran;
     }
     for (;;) {
         if (T_GEN(t) != gen || T_NEXT(t) >= ntasks)
-            return;
+            return ran;
         if (atomic_compare_exchange_weak(&p->ticket, &t, t + 1)) {
             p->fn(p->ctx, T_NEXT(t)); /* task claimed and unfinished: fields stable */
+            ran++;
             finish_task(p, ntasks);
             t = atomic_load(&p->ticket);
         }
@@ -260,25 +274,40 @@ int64_t nn_pool_stalls(const nn_pool *p)
     return p->stalls;
 }
 
+void nn_pool_hold_workers(nn_pool *p, int hold)
+{
+    atomic_store(&p->hold, hold != 0);
+}
+
+/* A stall at time t: the caller runs alone for the next solo period. */
+static void go_solo(nn_pool *p, int64_t t)
+{
+    p->stalls++;
+    p->absent_from = 0;
+    if (t - p->calm_from > CALM_NS)
+        p->solo_ns = SOLO_MIN_NS;
+    p->solo_until = p->calm_from = t + p->solo_ns;
+    p->solo_ns = p->solo_ns < SOLO_MAX_NS / SOLO_GROWTH ? p->solo_ns * SOLO_GROWTH : SOLO_MAX_NS;
+}
+
 /* After a run: t0 its start, t1 when the caller's own tasks were done, t2
  * when all were. */
 static void watch_stall(nn_pool *p, int64_t t0, int64_t t1, int64_t t2)
 {
     int64_t wait = t2 - t1;
-    if (wait <= STALL_NS || wait <= 2 * (t1 - t0))
-        return;
-    p->stalls++;
-    if (t2 - p->calm_from > CALM_NS)
-        p->solo_ns = SOLO_MIN_NS;
-    p->solo_until = p->calm_from = t2 + p->solo_ns;
-    if (p->solo_ns < SOLO_MAX_NS)
-        p->solo_ns *= 2;
+    if (wait > STALL_NS && wait > 2 * (t1 - t0))
+        go_solo(p, t2);
 }
 
 void nn_pool_run(nn_pool *p, int ntasks, nn_pool_fn *fn, void *ctx, int mode)
 {
-    int64_t t0 = p->nthreads > 1 && ntasks > 1 ? now_ns() : 0;
-    if (p->nthreads == 1 || ntasks <= 1 || t0 < p->solo_until) {
+    if (p->nthreads == 1 || ntasks <= 1) {
+        for (int t = 0; t < ntasks; t++)
+            fn(ctx, t);
+        return;
+    }
+    int64_t t0 = now_ns();
+    if (t0 < p->solo_until) {
         for (int t = 0; t < ntasks; t++)
             fn(ctx, t);
         return;
@@ -300,8 +329,16 @@ void nn_pool_run(nn_pool *p, int ntasks, nn_pool_fn *fn, void *ctx, int mode)
         pthread_cond_broadcast(&p->wake);
         pthread_mutex_unlock(&p->mu);
     }
-    do_tasks(p, 0, gen);
+    int ran = do_tasks(p, 0, gen);
     int64_t t1 = now_ns();
+    if (ran < ntasks) {
+        if (p->absent_from) /* no store on most runs: the workers read this line */
+            p->absent_from = 0;
+    } else if (!p->absent_from) { /* only where the caller may take others' tasks */
+        p->absent_from = t0;
+    } else if (t1 - p->absent_from > ABSENT_NS) {
+        go_solo(p, t1);
+    }
     int spins = 0;
     while (atomic_load(&p->done) < ntasks && spins < SPIN_ROUNDS) {
         cpu_relax();

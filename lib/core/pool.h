@@ -29,9 +29,16 @@ typedef void nn_pool_fn(void *ctx, int task);
 nn_status nn_pool_create(nn_pool **out, int nthreads);
 void nn_pool_destroy(nn_pool *p);
 int nn_pool_threads(const nn_pool *p);
-/* Runs so far in which the caller waited out a descheduled worker (see
- * pool.c); each sends the pool's work to the caller alone for a while. */
+/* Stalls so far: runs in which the caller waited out a descheduled worker,
+ * or did every task itself run after run (see pool.c); each sends the
+ * pool's work to the caller alone for a while. */
 int64_t nn_pool_stalls(const nn_pool *p);
+
+/* For tests: while hold is non-zero, the workers keep watching for runs
+ * but take no task, as if the scheduler kept them off their cores between
+ * tasks. Only for dynamic and affine runs, which the caller can finish
+ * alone. */
+void nn_pool_hold_workers(nn_pool *p, int hold);
 
 /* The calling thread's index in the pool whose task it runs: 1.. for a
  * worker, 0 for any other thread (the caller of nn_pool_run). */
