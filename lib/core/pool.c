@@ -7,11 +7,12 @@
  * signs of that count as a stall:
  * - a run whose caller waited more than STALL_NS after its own tasks, and
  *   more than twice as long as they took (the worker held a task);
- * - runs in a row, for more than ABSENT_NS, in which the caller ran every
- *   task itself (the worker was off its core between tasks, or could not
- *   get one to wake up on: the caller did all the work and paid for the
- *   hand-over as well). A worker waking from sleep on an idle machine takes
- *   a fraction of that; the scheduler's time slice, more.
+ * - back-to-back runs (each within ABSENT_GAP_NS of the last), for more
+ *   than ABSENT_NS, in which the caller ran every task itself (the worker
+ *   was off its core between tasks, or could not get one to wake up on:
+ *   the caller did all the work and paid for the hand-over as well). A
+ *   worker waking from sleep on an idle machine takes a fraction of that;
+ *   the scheduler's time slice, more.
  * After a stall the pool runs everything on the caller for a while
  * (SOLO_MIN_NS, growing SOLO_GROWTH times on each stall that follows soon
  * after, up to SOLO_MAX_NS) and then tries its workers again. Tasks never
@@ -34,6 +35,7 @@ enum { SPIN_ROUNDS = 4000 };
 #define CALM_NS 50000000LL        /* 50 ms without a stall: back to SOLO_MIN_NS */
 #define SOLO_GROWTH 4             /* 2, 8, 32, 128, 512, 640 ms */
 #define ABSENT_NS 2000000LL       /* 2 ms of runs without the workers */
+#define ABSENT_GAP_NS 500000LL    /* a longer gap between runs starts a new streak */
 
 #if defined(__SSE__) || defined(__x86_64__)
 #include <xmmintrin.h>
@@ -92,9 +94,10 @@ struct nn_pool {
     struct range { _Atomic uint64_t next; char pad[56]; } *ranges;
     /* The caller runs alone until solo_until; solo_ns is the next stall's
      * solo period; calm_from, when the last solo period ended; absent_from,
-     * when the current streak of runs without the workers began (0: none);
+     * when the current streak of runs without the workers began (0: none),
+     * absent_last, when its last run ended;
      * stalls, the stalls seen (for tests and benches). */
-    int64_t solo_until, solo_ns, calm_from, absent_from;
+    int64_t solo_until, solo_ns, calm_from, absent_from, absent_last;
     int64_t stalls;
     atomic_int hold; /* nn_pool_hold_workers */
 };
@@ -334,10 +337,12 @@ void nn_pool_run(nn_pool *p, int ntasks, nn_pool_fn *fn, void *ctx, int mode)
     if (ran < ntasks) {
         if (p->absent_from) /* no store on most runs: the workers read this line */
             p->absent_from = 0;
-    } else if (!p->absent_from) { /* only where the caller may take others' tasks */
-        p->absent_from = t0;
-    } else if (t1 - p->absent_from > ABSENT_NS) {
-        go_solo(p, t1);
+    } else { /* only where the caller may take others' tasks */
+        if (!p->absent_from || t0 - p->absent_last > ABSENT_GAP_NS)
+            p->absent_from = t0;
+        p->absent_last = t1;
+        if (t1 - p->absent_from > ABSENT_NS)
+            go_solo(p, t1);
     }
     int spins = 0;
     while (atomic_load(&p->done) < ntasks && spins < SPIN_ROUNDS) {

@@ -36,8 +36,8 @@ int64_t nn_pool_stalls(const nn_pool *p);
 
 /* For tests: while hold is non-zero, the workers keep watching for runs
  * but take no task, as if the scheduler kept them off their cores between
- * tasks. Only for dynamic and affine runs, which the caller can finish
- * alone. */
+ * tasks. Takes effect from the next run. Only for dynamic and affine runs,
+ * which the caller can finish alone: a static run would never finish. */
 void nn_pool_hold_workers(nn_pool *p, int hold);
 
 /* The calling thread's index in the pool whose task it runs: 1.. for a
