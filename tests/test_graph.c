@@ -1202,17 +1202,31 @@ START_TEST(pool_goes_solo_when_the_worker_takes_no_task)
         printf("pool_goes_solo_when_the_worker_takes_no_task: solo check skipped, no run "
                "within 2 ms on this machine\n");
 
-    /* 1.5 ms held, one run with the worker, 1.5 ms held: no stall */
-    past_any_solo_period();
-    int64_t before = nn_pool_stalls(pool);
-    struct timespec last;
-    held_runs(pool, &pp, 1.5, &last);
-    nn_pool_run(pool, 2, pool_probe_task, &pp, NN_POOL_STATIC);
-    ck_assert(!pthread_equal(pp.ran_on[1], pthread_self()));
-    if (nn_pool_stalls(pool) == before) { /* else the static run itself stalled */
-        held_runs(pool, &pp, 1.5, &last);
-        ck_assert_int_eq(nn_pool_stalls(pool), before);
+    /* 1.2 ms held, one run with the worker, 1.2 ms held: no stall, where
+     * the second stretch took under 2 ms in all (one run held up by the
+     * machine can make it longer: valgrind); without the reset, the
+     * streak would span both stretches, over 2 ms. */
+    int reset_checked = 0;
+    for (int attempt = 0; attempt < 5 && !reset_checked; attempt++) {
+        past_any_solo_period();
+        int64_t before = nn_pool_stalls(pool);
+        struct timespec last, t_a, t_b;
+        held_runs(pool, &pp, 1.2, &last);
+        nn_pool_run(pool, 2, pool_probe_task, &pp, NN_POOL_STATIC);
+        ck_assert(!pthread_equal(pp.ran_on[1], pthread_self()));
+        if (nn_pool_stalls(pool) != before)
+            continue; /* the first stretch, or the static run, took too long */
+        clock_gettime(CLOCK_MONOTONIC, &t_a);
+        held_runs(pool, &pp, 1.2, &last);
+        clock_gettime(CLOCK_MONOTONIC, &t_b);
+        if (ms_between(&t_a, &t_b) < 2.0) {
+            reset_checked = 1;
+            ck_assert_int_eq(nn_pool_stalls(pool), before);
+        }
     }
+    if (!reset_checked)
+        printf("pool_goes_solo_when_the_worker_takes_no_task: reset check skipped, the runs "
+               "were too slow on this machine\n");
     worker_back_after_solo(pool, &pp);
     nn_pool_destroy(pool);
 }
