@@ -2,7 +2,8 @@
 # compare.sh — libnn (bench_train) against PyTorch (pytorch_mnist.py) on the
 # reference recipe, alternating the two, and a side-by-side table of medians.
 #
-#   bench/compare.sh                        # 3 rounds x {2, 1} threads, then contention
+#   bench/compare.sh                        # 3 rounds x {2, 1} threads (libnn in f32, and in
+#                                           # bf16 where the CPU has AVX512_BF16), then contention
 #   bench/compare.sh --rounds 5 --builddir /tmp/benchbuild
 #   bench/compare.sh --sweep                # epoch time vs batch size -> bench/results/
 #   bench/compare.sh --help
@@ -26,6 +27,7 @@ python=${PYTHON:-/usr/bin/python3}
 coretype=""
 fraction=1
 ftz=""
+bf16=1
 
 usage() {
     cat <<EOF
@@ -41,6 +43,8 @@ prints medians and libnn/PyTorch ratios.
   --ftz                both flush subnormal floats to zero (bench_train --ftz,
                        pytorch_mnist.py --ftz): an experiment, off by default
   --no-contention      skip the runs against a competing busy process
+  --no-bf16            skip libnn's opt-in bf16 runs (bench_train --bf16), which
+                       otherwise join each round on CPUs with AVX512_BF16
   --sweep              instead: epoch time for batch 8..512, writes
                        bench/results/sweep.csv and sweep.svg (sweep-NAME.* with
                        --openblas-coretype NAME)
@@ -65,6 +69,7 @@ while [ $# -gt 0 ]; do
     --fraction) fraction=${2:?--fraction needs a value}; shift 2 ;;
     --ftz) ftz=--ftz; shift ;;
     --no-contention) contention=0; shift ;;
+    --no-bf16) bf16=0; shift ;;
     --sweep) sweep=1; shift ;;
     --help|-h) usage; exit 0 ;;
     *) die "unknown option '$1' (see --help)" ;;
@@ -87,6 +92,12 @@ if ! why=$("$python" -c 'import torch, numpy' 2>&1); then
     echo "PyTorch peer skipped: $python cannot import torch and numpy:"
     echo "  $(printf '%s\n' "$why" | tail -n 1)"
     echo "  (apt-get install python3-torch libopenblas0-openmp)"
+fi
+
+# libnn's opt-in bf16 training runs only where the CPU has AVX512_BF16.
+if [ $bf16 = 1 ] && ! grep -qw avx512_bf16 /proc/cpuinfo 2>/dev/null; then
+    bf16=0
+    echo "libnn's bf16 runs skipped: this CPU has no AVX512_BF16 (bench_train --bf16 needs it)"
 fi
 
 # ---------------------------------------------------------------- cleanup
@@ -181,6 +192,7 @@ tmp=$(mktemp -d)
 trap 'stop_busy; rm -rf "$tmp"' EXIT
 machine_note
 echo "$rounds round(s) x {2, 1} threads, $epochs timed epochs per run, libnn and PyTorch alternating"
+[ $bf16 = 0 ] || echo "each round also runs libnn with --bf16 (opt-in bf16 products), after the f32 run"
 [ "$fraction" = 1 ] || echo "timing only $fraction of each epoch, scaled to a full one"
 [ -z "$ftz" ] || echo "both flush subnormals to zero (--ftz)"
 for r in $(seq "$rounds"); do
@@ -192,6 +204,10 @@ for r in $(seq "$rounds"); do
             if [ "$who" = libnn ]; then
                 run_libnn_main --threads "$t" --epochs "$epochs" | tee -a "$out" >>"$tmp/libnn.$t"
                 echo "  round $r, $t thread(s): libnn   $(jget epoch_median_s <"$tmp/libnn.$t" | tail -n 1) s/epoch"
+                if [ $bf16 = 1 ]; then
+                    run_libnn_main --threads "$t" --epochs "$epochs" --bf16 | tee -a "$out" >>"$tmp/bf16.$t"
+                    echo "  round $r, $t thread(s): libnn bf16 $(jget epoch_median_s <"$tmp/bf16.$t" | tail -n 1) s/epoch"
+                fi
             elif [ $peer = 1 ]; then
                 run_peer_main --threads "$t" --epochs "$epochs" | tee -a "$out" >>"$tmp/peer.$t"
                 echo "  round $r, $t thread(s): PyTorch $(jget epoch_median_s <"$tmp/peer.$t" | tail -n 1) s/epoch"
@@ -226,11 +242,12 @@ if [ $contention = 1 ]; then
     if [ $peer = 1 ]; then busy_run peer run_peer_main; fi
 fi
 
-# row LABEL KEY SUFFIX [FORMAT [min]]: medians (or minima) for libnn and
-# PyTorch and their ratio
+# row LABEL KEY SUFFIX [FORMAT [min [RUNS]]]: medians (or minima) for libnn
+# and PyTorch and their ratio; RUNS names libnn's runs (default libnn, or
+# bf16 for its --bf16 runs)
 row() {
-    local label=$1 key=$2 sfx=$3 fmt=${4:-%.3f} how=${5:-med} l p ratio
-    l=$($how "$tmp/libnn.$sfx" "$key")
+    local label=$1 key=$2 sfx=$3 fmt=${4:-%.3f} how=${5:-med} runs=${6:-libnn} l p ratio
+    l=$($how "$tmp/$runs.$sfx" "$key")
     p=$($how "$tmp/peer.$sfx" "$key")
     ratio=$(awk -v l="$l" -v p="$p" 'BEGIN { if (l != "" && p != "" && p + 0 != 0) printf "%.2f", l / p; else print "-" }')
     # shellcheck disable=SC2059 # fmt is one of this file's own number formats
@@ -274,6 +291,13 @@ busy_row() {
     row "peak RSS, 2 threads (MB)" peak_rss_mb 2 %.1f
     row "test accuracy, 2 threads" test_accuracy 2 %.4f
     row "test accuracy, 1 thread" test_accuracy 1 %.4f
+    if [ $bf16 = 1 ]; then
+        echo "libnn with opt-in bf16 products (nn_graph_set_training_precision; f32 is the default):"
+        row "epoch time, 2 threads, bf16 (s)" epoch_median_s 2 %.3f med bf16
+        row "epoch time, 1 thread, bf16 (s)" epoch_median_s 1 %.3f med bf16
+        row "  fastest epoch, 2 threads, bf16 (s)" epoch_min_s 2 %.3f min bf16
+        row "test accuracy, 2 threads, bf16" test_accuracy 2 %.4f med bf16
+    fi
     if [ $contention = 1 ]; then
         echo
         echo "epoch time, 2 threads, with one competing busy process (1 epoch):"
