@@ -48,6 +48,7 @@ typedef struct options {
     long epochs, batch, hidden, threads; /* threads 0: the library's default */
     double lr, momentum, dropout, weight_decay;
     opt_kind optimizer;
+    nn_precision precision;
     uint64_t seed;
     int64_t train_limit, test_limit; /* 0: all */
     int quiet, help;
@@ -75,6 +76,9 @@ static void usage(FILE *f)
         "  --momentum X         SGD momentum in [0, 1) (default 0)\n"
         "  --weight-decay X     L2 decay; decoupled for adamw (default 0)\n"
         "  --dropout X          dropout rate in [0, 1) after the ReLU (default 0: none)\n"
+        "  --precision NAME     f32 or bf16: the training passes' matrix products, with\n"
+        "                       bf16 operands and f32 sums for bf16 (CPUs with AVX512_BF16;\n"
+        "                       weights, optimizer and evaluation stay f32; default f32)\n"
         "  --seed N             seed for the weights, dropout and shuffling (default 1)\n"
         "  --threads N          worker threads (default: OMP_NUM_THREADS or one per core)\n"
         "  --train-limit N      use only the first N training images (default 0: all)\n"
@@ -159,7 +163,7 @@ static int parse_u64(const char *opt, const char *s, uint64_t *out)
 enum opt_id {
     O_DATA, O_EPOCHS, O_BATCH, O_LR, O_HIDDEN, O_OPTIMIZER, O_MOMENTUM, O_SEED, O_THREADS,
     O_DROPOUT, O_WD, O_TRAIN_LIMIT, O_TEST_LIMIT, O_QUIET, O_LOG, O_PLOT, O_HELP,
-    O_SAVE, O_RESUME
+    O_SAVE, O_RESUME, O_PRECISION
 };
 
 static const struct {
@@ -176,7 +180,7 @@ static const struct {
     {"test-limit", O_TEST_LIMIT, 1}, {"quiet", O_QUIET, 0},
     {"log", O_LOG, 1},             {"plot", O_PLOT, 1},
     {"help", O_HELP, 0},           {"save", O_SAVE, 1},
-    {"resume", O_RESUME, 1},
+    {"resume", O_RESUME, 1},       {"precision", O_PRECISION, 1},
 };
 
 static int set_option(options *o, enum opt_id id, const char *opt, const char *v)
@@ -226,6 +230,14 @@ static int set_option(options *o, enum opt_id id, const char *opt, const char *v
         o->optimizer = (opt_kind)k;
         break;
     }
+    case O_PRECISION:
+        if (strcmp(v, "f32") == 0)
+            o->precision = NN_PRECISION_F32;
+        else if (strcmp(v, "bf16") == 0)
+            o->precision = NN_PRECISION_BF16;
+        else
+            return usage_error("%s: '%s' is not one of f32, bf16", opt, v);
+        break;
     }
     return r;
 }
@@ -236,7 +248,7 @@ static int parse_args(int argc, char **argv, options *o)
     *o = (options){
         .data = DEFAULT_DATA, .epochs = 5, .batch = 32, .hidden = 512, .threads = 0,
         .lr = 1e-3, .momentum = 0.0, .dropout = 0.0, .weight_decay = 0.0,
-        .optimizer = OPT_ADAM, .seed = 1,
+        .optimizer = OPT_ADAM, .precision = NN_PRECISION_F32, .seed = 1,
     };
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -557,6 +569,12 @@ int main(int argc, char **argv)
         lib_error("building the network");
         goto done;
     }
+    /* not stored in models: a resumed run needs --precision again */
+    if (o.precision != NN_PRECISION_F32 &&
+        nn_graph_set_training_precision(g, o.precision) != NN_OK) {
+        lib_error("--precision");
+        goto done;
+    }
     nn_status s;
     switch (o.optimizer) {
     case OPT_ADAM: s = nn_adam_create(&opt, g, (float)o.lr); break;
@@ -634,6 +652,8 @@ int main(int argc, char **argv)
             printf(" momentum %g", o.momentum);
         if (o.weight_decay > 0)
             printf(" weight decay %g", o.weight_decay);
+        if (o.precision == NN_PRECISION_BF16)
+            printf(", bf16 products");
         printf(", batch %" PRId64 ", %ld epoch%s, seed %" PRIu64 ", %d thread%s\n", batch, o.epochs, o.epochs == 1 ? "" : "s",
                o.seed, nn_get_num_threads(), nn_get_num_threads() == 1 ? "" : "s");
         fflush(stdout);

@@ -39,6 +39,24 @@ check "resumed model equals the unbroken run's" cmp -s "$tmp/m.nnm" "$tmp/r.nnm"
 check "resumed optimizer equals the unbroken run's" cmp -s "$tmp/m.nnm.opt" "$tmp/r.nnm.opt"
 check "resumed accuracy equals the unbroken run's" grep -q "^test accuracy: $acc%$" "$tmp/rout"
 
+# opt-in bf16 products: trains where the CPU has AVX512_BF16, and differently
+# from f32 (the first epoch's losses); elsewhere one line saying why
+"$mlp" $small --epochs 2 --precision bf16 --log "$tmp/b.csv" >"$tmp/bout" 2>&1
+st=$?
+if grep -qw avx512_bf16 /proc/cpuinfo; then
+    check "bf16 run exits 0" test $st -eq 0
+    check "bf16 run says so" grep -q ", bf16 products," "$tmp/bout"
+    check "bf16 run reports accuracy" grep -q "^test accuracy: " "$tmp/bout"
+    check "bf16 run trains differently from f32" \
+        test "$(sed -n 2p "$tmp/b.csv" | cut -d, -f2)" != "$(sed -n 2p "$tmp/m.csv" | cut -d, -f2)"
+else
+    check "bf16 without AVX512_BF16 exits 1" test $st -eq 1
+    check "bf16 without AVX512_BF16 says why" grep -q "^mnist_mlp: --precision: .*AVX512_BF16" "$tmp/bout"
+fi
+"$mlp" --precision fp8 >"$tmp/e" 2>&1
+check "unknown precision exits 2" test $? -eq 2
+check "unknown precision names the choices" grep -q "^mnist_mlp: --precision: 'fp8' is not one of f32, bf16" "$tmp/e"
+
 "$mlp" --batch abc >"$tmp/e" 2>&1
 check "bad number exits 2" test $? -eq 2
 check "bad number names the option" grep -q "^mnist_mlp: --batch: 'abc' is not a positive integer" "$tmp/e"
