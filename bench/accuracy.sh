@@ -5,6 +5,7 @@
 #   bench/accuracy.sh                       # seeds 1 2 3, 5 epochs, both
 #   bench/accuracy.sh --seeds "1 2 3 4 5 6 7 8" --no-peer
 #   bench/accuracy.sh --peer-variants       # also PyTorch with eps 1e-8 and its own init
+#   bench/accuracy.sh --bf16 --no-peer      # libnn in f32 and with opt-in bf16 products
 #
 # Both train 784-512-10 ReLU, softmax cross-entropy, Adam lr 1e-3, batch 32,
 # pixels / 255, shuffled every epoch, Glorot-uniform weights, zero biases,
@@ -21,6 +22,7 @@ seeds="1 2 3"
 epochs=5
 peer=1
 variants=0
+bf16=0
 python=${PYTHON:-/usr/bin/python3}
 coretype=SkylakeX
 
@@ -34,6 +36,8 @@ prints the test accuracies and their means.
   --seeds "S1 S2 ..."     seeds (default "1 2 3")
   --epochs N              epochs (default 5)
   --no-peer               libnn only
+  --bf16                  libnn also with --precision bf16 (opt-in bf16 products;
+                          needs AVX512_BF16)
   --peer-variants         PyTorch also with Adam eps 1e-8 and Glorot init, and with
                           eps 1e-8 and nn.Linear's own init (PyTorch's defaults)
   --openblas-coretype X   OPENBLAS_CORETYPE for PyTorch (default SkylakeX: speed
@@ -52,6 +56,7 @@ while [ $# -gt 0 ]; do
     --epochs) epochs=${2:?--epochs needs a value}; shift 2 ;;
     --no-peer) peer=0; shift ;;
     --peer-variants) variants=1; shift ;;
+    --bf16) bf16=1; shift ;;
     --openblas-coretype) coretype=${2?--openblas-coretype needs a value}; shift 2 ;;
     --help) usage; exit 0 ;;
     *) usage >&2; die "unknown option '$1'" ;;
@@ -77,11 +82,17 @@ jsonl="$results/accuracy.jsonl"
 configs=("1e-7 glorot")
 [ "$variants" = 1 ] && configs+=("1e-8 glorot" "1e-8 torch")
 
+precisions="f32"
+[ "$bf16" = 1 ] && precisions="f32 bf16"
+
 for s in $seeds; do
-    acc=$("$mlp" --quiet --seed "$s" --epochs "$epochs" | sed -n 's/^test accuracy: \([0-9.]*\)%$/\1/p')
-    [ -n "$acc" ] || die "mnist_mlp --seed $s printed no test accuracy"
-    echo "{\"impl\":\"libnn\",\"seed\":$s,\"epochs\":$epochs,\"test_accuracy\":$(awk "BEGIN{printf \"%.4f\", $acc/100}")}" >>"$jsonl"
-    echo "libnn   seed $s: $acc %" >&2
+    for pr in $precisions; do
+        acc=$("$mlp" --quiet --seed "$s" --epochs "$epochs" --precision "$pr" |
+              sed -n 's/^test accuracy: \([0-9.]*\)%$/\1/p')
+        [ -n "$acc" ] || die "mnist_mlp --seed $s --precision $pr printed no test accuracy"
+        echo "{\"impl\":\"libnn\",\"precision\":\"$pr\",\"seed\":$s,\"epochs\":$epochs,\"test_accuracy\":$(awk "BEGIN{printf \"%.4f\", $acc/100}")}" >>"$jsonl"
+        echo "libnn   seed $s ($pr): $acc %" >&2
+    done
     if [ "$peer" = 1 ]; then
         for c in "${configs[@]}"; do
             set -- $c
@@ -100,6 +111,8 @@ groups = {}
 for r in rows:
     if r["impl"] == "libnn":
         key = "libnn (Glorot, eps 1e-7)"
+        if r.get("precision", "f32") != "f32":
+            key = f"libnn (Glorot, eps 1e-7, {r['precision']})"
     else:
         init = "Glorot" if r["init"] == "glorot" else "nn.Linear init"
         key = f"PyTorch ({init}, eps {r['adam_eps']:g})"
