@@ -42,6 +42,8 @@ static const char *const digit_names[NCLASSES] = {"0", "1", "2", "3", "4", "5", 
 
 typedef enum { OPT_ADAM, OPT_ADAMW, OPT_SGD } opt_kind;
 static const char *const opt_names[] = {"adam", "adamw", "sgd"};
+/* indexed by nn_precision */
+static const char *const precision_names[] = {"f32", "bf16"};
 
 typedef struct options {
     const char *data;
@@ -76,9 +78,10 @@ static void usage(FILE *f)
         "  --momentum X         SGD momentum in [0, 1) (default 0)\n"
         "  --weight-decay X     L2 decay; decoupled for adamw (default 0)\n"
         "  --dropout X          dropout rate in [0, 1) after the ReLU (default 0: none)\n"
-        "  --precision NAME     f32 or bf16: the training passes' matrix products, with\n"
-        "                       bf16 operands and f32 sums for bf16 (CPUs with AVX512_BF16;\n"
-        "                       weights, optimizer and evaluation stay f32; default f32)\n"
+        "  --precision NAME     f32 or bf16: bf16 rounds the operands of the training\n"
+        "                       forward products and weight gradients to bfloat16, with\n"
+        "                       f32 sums (CPUs with AVX512_BF16; weights, optimizer and\n"
+        "                       evaluation stay f32; default f32)\n"
         "  --seed N             seed for the weights, dropout and shuffling (default 1)\n"
         "  --threads N          worker threads (default: OMP_NUM_THREADS or one per core)\n"
         "  --train-limit N      use only the first N training images (default 0: all)\n"
@@ -230,14 +233,16 @@ static int set_option(options *o, enum opt_id id, const char *opt, const char *v
         o->optimizer = (opt_kind)k;
         break;
     }
-    case O_PRECISION:
-        if (strcmp(v, "f32") == 0)
-            o->precision = NN_PRECISION_F32;
-        else if (strcmp(v, "bf16") == 0)
-            o->precision = NN_PRECISION_BF16;
-        else
+    case O_PRECISION: {
+        size_t k = 0;
+        while (k < sizeof precision_names / sizeof *precision_names &&
+               strcmp(v, precision_names[k]) != 0)
+            k++;
+        if (k == sizeof precision_names / sizeof *precision_names)
             return usage_error("%s: '%s' is not one of f32, bf16", opt, v);
+        o->precision = (nn_precision)k;
         break;
+    }
     }
     return r;
 }
@@ -652,8 +657,8 @@ int main(int argc, char **argv)
             printf(" momentum %g", o.momentum);
         if (o.weight_decay > 0)
             printf(" weight decay %g", o.weight_decay);
-        if (o.precision == NN_PRECISION_BF16)
-            printf(", bf16 products");
+        if (o.precision != NN_PRECISION_F32)
+            printf(", %s products", precision_names[o.precision]);
         printf(", batch %" PRId64 ", %ld epoch%s, seed %" PRIu64 ", %d thread%s\n", batch, o.epochs, o.epochs == 1 ? "" : "s",
                o.seed, nn_get_num_threads(), nn_get_num_threads() == 1 ? "" : "s");
         fflush(stdout);

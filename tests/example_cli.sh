@@ -47,11 +47,13 @@ if grep -qw avx512_bf16 /proc/cpuinfo; then
     check "bf16 run exits 0" test $st -eq 0
     check "bf16 run says so" grep -q ", bf16 products," "$tmp/bout"
     check "bf16 run reports accuracy" grep -q "^test accuracy: " "$tmp/bout"
+    check "bf16 csv has a header and 2 rows" test "$(wc -l <"$tmp/b.csv")" -eq 3
     check "bf16 run trains differently from f32" \
         test "$(sed -n 2p "$tmp/b.csv" | cut -d, -f2)" != "$(sed -n 2p "$tmp/m.csv" | cut -d, -f2)"
 else
     check "bf16 without AVX512_BF16 exits 1" test $st -eq 1
     check "bf16 without AVX512_BF16 says why" grep -q "^mnist_mlp: --precision: .*AVX512_BF16" "$tmp/bout"
+    check "bf16 without AVX512_BF16 is one line" test "$(wc -l <"$tmp/bout")" -eq 1
 fi
 "$mlp" --precision fp8 >"$tmp/e" 2>&1
 check "unknown precision exits 2" test $? -eq 2
