@@ -94,8 +94,11 @@ if ! why=$("$python" -c 'import torch, numpy' 2>&1); then
     echo "  (apt-get install python3-torch libopenblas0-openmp)"
 fi
 
-# libnn's opt-in bf16 training runs only where the CPU has AVX512_BF16.
-if [ $bf16 = 1 ] && ! grep -qw avx512_bf16 /proc/cpuinfo 2>/dev/null; then
+# libnn's opt-in bf16 training runs only where the CPU has AVX512_BF16 (and
+# not in the sweep, which is f32 only).
+if [ $sweep = 1 ]; then
+    bf16=0
+elif [ $bf16 = 1 ] && ! grep -qw avx512_bf16 /proc/cpuinfo 2>/dev/null; then
     bf16=0
     echo "libnn's bf16 runs skipped: this CPU has no AVX512_BF16 (bench_train --bf16 needs it)"
 fi
@@ -192,7 +195,7 @@ tmp=$(mktemp -d)
 trap 'stop_busy; rm -rf "$tmp"' EXIT
 machine_note
 echo "$rounds round(s) x {2, 1} threads, $epochs timed epochs per run, libnn and PyTorch alternating"
-[ $bf16 = 0 ] || echo "each round also runs libnn with --bf16 (opt-in bf16 products), after the f32 run"
+[ $bf16 = 0 ] || echo "each round also runs libnn with --bf16 (opt-in bf16 products), beside its f32 run (order alternating)"
 [ "$fraction" = 1 ] || echo "timing only $fraction of each epoch, scaled to a full one"
 [ -z "$ftz" ] || echo "both flush subnormals to zero (--ftz)"
 for r in $(seq "$rounds"); do
@@ -202,12 +205,25 @@ for r in $(seq "$rounds"); do
         [ $((r % 2)) = 0 ] && order="peer libnn"
         for who in $order; do
             if [ "$who" = libnn ]; then
-                run_libnn_main --threads "$t" --epochs "$epochs" | tee -a "$out" >>"$tmp/libnn.$t"
-                echo "  round $r, $t thread(s): libnn   $(jget epoch_median_s <"$tmp/libnn.$t" | tail -n 1) s/epoch"
+                # f32 and bf16 in alternating order too, so drift favours neither
+                precs="f32"
                 if [ $bf16 = 1 ]; then
-                    run_libnn_main --threads "$t" --epochs "$epochs" --bf16 | tee -a "$out" >>"$tmp/bf16.$t"
-                    echo "  round $r, $t thread(s): libnn bf16 $(jget epoch_median_s <"$tmp/bf16.$t" | tail -n 1) s/epoch"
+                    precs="f32 bf16"
+                    [ $((r % 2)) = 0 ] && precs="bf16 f32"
                 fi
+                for pr in $precs; do
+                    if [ "$pr" = f32 ]; then
+                        run_libnn_main --threads "$t" --epochs "$epochs" | tee -a "$out" >>"$tmp/libnn.$t"
+                        echo "  round $r, $t thread(s): libnn   $(jget epoch_median_s <"$tmp/libnn.$t" | tail -n 1) s/epoch"
+                    elif run_libnn_main --threads "$t" --epochs "$epochs" --bf16 >"$tmp/bf16.run"; then
+                        tee -a "$out" <"$tmp/bf16.run" >>"$tmp/bf16.$t"
+                        echo "  round $r, $t thread(s): libnn bf16 $(jget epoch_median_s <"$tmp/bf16.$t" | tail -n 1) s/epoch"
+                    else # an older bench_train, or a CPU libnn will not run bf16 on
+                        echo "  warning: bench_train --bf16 failed; the bf16 rows are left out" |
+                            tee -a "$tmp/warnings"
+                        bf16=0
+                    fi
+                done
             elif [ $peer = 1 ]; then
                 run_peer_main --threads "$t" --epochs "$epochs" | tee -a "$out" >>"$tmp/peer.$t"
                 echo "  round $r, $t thread(s): PyTorch $(jget epoch_median_s <"$tmp/peer.$t" | tail -n 1) s/epoch"
