@@ -75,6 +75,10 @@ if [ "$peer" = 1 ] && ! "$python" -c 'import torch, numpy' 2>/dev/null; then
     peer=0
 fi
 
+if [ "$bf16" = 1 ] && ! grep -qw avx512_bf16 /proc/cpuinfo 2>/dev/null; then
+    die "--bf16: this CPU has no AVX512_BF16, which mnist_mlp --precision bf16 needs"
+fi
+
 mkdir -p "$results"
 jsonl="$results/accuracy.jsonl"
 : >"$jsonl"
@@ -87,9 +91,13 @@ precisions="f32"
 
 for s in $seeds; do
     for pr in $precisions; do
-        acc=$("$mlp" --quiet --seed "$s" --epochs "$epochs" --precision "$pr" |
-              sed -n 's/^test accuracy: \([0-9.]*\)%$/\1/p')
-        [ -n "$acc" ] || die "mnist_mlp --seed $s --precision $pr printed no test accuracy"
+        extra=()
+        [ "$pr" = f32 ] || extra=(--precision "$pr") # f32 runs work with older builds too
+        if ! out=$("$mlp" --quiet --seed "$s" --epochs "$epochs" "${extra[@]}" 2>&1); then
+            die "mnist_mlp --seed $s ${extra[*]} failed: $(printf '%s\n' "$out" | tail -n 1)"
+        fi
+        acc=$(printf '%s\n' "$out" | sed -n 's/^test accuracy: \([0-9.]*\)%$/\1/p')
+        [ -n "$acc" ] || die "mnist_mlp --seed $s ${extra[*]} printed no test accuracy"
         echo "{\"impl\":\"libnn\",\"precision\":\"$pr\",\"seed\":$s,\"epochs\":$epochs,\"test_accuracy\":$(awk "BEGIN{printf \"%.4f\", $acc/100}")}" >>"$jsonl"
         echo "libnn   seed $s ($pr): $acc %" >&2
     done
