@@ -186,6 +186,17 @@ static const struct {
     {"resume", O_RESUME, 1},       {"precision", O_PRECISION, 1},
 };
 
+/* The index of v in names[0..count), or -1. */
+static int name_index(const char *const *names, size_t count, const char *v)
+{
+    for (size_t k = 0; k < count; k++)
+        if (strcmp(v, names[k]) == 0)
+            return (int)k;
+    return -1;
+}
+
+#define NAME_INDEX(names, v) name_index(names, sizeof names / sizeof *names, v)
+
 static int set_option(options *o, enum opt_id id, const char *opt, const char *v)
 {
     long long n;
@@ -224,25 +235,16 @@ static int set_option(options *o, enum opt_id id, const char *opt, const char *v
     case O_MOMENTUM: r = parse_real(opt, v, 0.0, 0, 1.0, 1, &o->momentum); break;
     case O_DROPOUT: r = parse_real(opt, v, 0.0, 0, 1.0, 1, &o->dropout); break;
     case O_WD: r = parse_real(opt, v, 0.0, 0, 1.0, 0, &o->weight_decay); break;
-    case O_OPTIMIZER: {
-        size_t k = 0;
-        while (k < sizeof opt_names / sizeof *opt_names && strcmp(v, opt_names[k]) != 0)
-            k++;
-        if (k == sizeof opt_names / sizeof *opt_names)
+    case O_OPTIMIZER:
+        if ((n = NAME_INDEX(opt_names, v)) < 0)
             return usage_error("%s: '%s' is not one of adam, adamw, sgd", opt, v);
-        o->optimizer = (opt_kind)k;
+        o->optimizer = (opt_kind)n;
         break;
-    }
-    case O_PRECISION: {
-        size_t k = 0;
-        while (k < sizeof precision_names / sizeof *precision_names &&
-               strcmp(v, precision_names[k]) != 0)
-            k++;
-        if (k == sizeof precision_names / sizeof *precision_names)
+    case O_PRECISION:
+        if ((n = NAME_INDEX(precision_names, v)) < 0)
             return usage_error("%s: '%s' is not one of f32, bf16", opt, v);
-        o->precision = (nn_precision)k;
+        o->precision = (nn_precision)n;
         break;
-    }
     }
     return r;
 }

@@ -304,13 +304,10 @@ static void watch_stall(nn_pool *p, int64_t t0, int64_t t1, int64_t t2)
 
 void nn_pool_run(nn_pool *p, int ntasks, nn_pool_fn *fn, void *ctx, int mode)
 {
-    if (p->nthreads == 1 || ntasks <= 1) {
-        for (int t = 0; t < ntasks; t++)
-            fn(ctx, t);
-        return;
-    }
-    int64_t t0 = now_ns();
-    if (t0 < p->solo_until) {
+    /* alone: one thread, one task, or a solo period (no clock read for
+     * the first two) */
+    int64_t t0 = p->nthreads > 1 && ntasks > 1 ? now_ns() : 0;
+    if (p->nthreads == 1 || ntasks <= 1 || t0 < p->solo_until) {
         for (int t = 0; t < ntasks; t++)
             fn(ctx, t);
         return;
