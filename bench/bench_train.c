@@ -2,7 +2,8 @@
  * softmax cross-entropy, Adam lr 1e-3 (eps 1e-7), Fashion-MNIST, shuffled
  * every epoch. Drives libnn only through <nn/nn.h>; calls oneDNN's
  * dnnl_sgemm directly, but only to measure this machine's fp32 GEMM peak as
- * a yardstick for the training's matrix work.
+ * a yardstick for the training's matrix work. Linked with alloc_count.c, it
+ * also counts the whole process's heap allocations per step.
  *
  *     bench_train                       # 2 threads, batch 32, 3 timed epochs
  *     bench_train --threads 1 --json    # one line for bench/compare.sh
@@ -11,6 +12,8 @@
  * bench/pytorch_mnist.py measures the same things in PyTorch.
  * Exit status: 0 on success, 1 when data, libnn or oneDNN fails, 2 on a bad
  * option. */
+#include "alloc_count.h"
+
 #include <nn/nn.h>
 #include <oneapi/dnnl/dnnl.h>
 
@@ -75,7 +78,8 @@ static void usage(FILE *f)
         "usage: " PROG " [options]\n"
         "Times the reference recipe (784-512-10 ReLU, softmax cross-entropy, Adam lr 1e-3)\n"
         "on Fashion-MNIST and reports epoch time, GFLOP/s against a dnnl_sgemm peak\n"
-        "measured in the same run, test accuracy, inference latency and throughput, peak RSS.\n"
+        "measured in the same run, test accuracy, inference latency and throughput, peak RSS,\n"
+        "and the process's heap allocations per training step and per one-image call.\n"
         "\n"
         "  --threads N     worker threads for libnn and the GEMM yardstick (default 2)\n"
         "  --epochs N      timed epochs, after an untimed warm-up (default 3)\n"
@@ -419,6 +423,7 @@ int main(int argc, char **argv)
      * timed_steps steps run when --fraction < 1; the time is scaled up. */
     int64_t timed_rows = 0;
     double timed_flop = 0.0;
+    const long long allocs_before_steps = bench_alloc_count();
     for (long e = 0; e < o.epochs; e++) {
         double t0 = now();
         shuffle(perm, ntr, &rng);
@@ -436,6 +441,12 @@ int main(int argc, char **argv)
         timed_rows = rows; /* the same every epoch */
         epoch_s[e] = (now() - t0) * (double)ntr / (double)rows; /* scaled to a full epoch */
     }
+    /* Heap allocations of the whole process (libnn, oneDNN, OpenMP, libc)
+     * per timed step, shuffles included; negative where not counted. */
+    const double allocs_per_step =
+        allocs_before_steps < 0
+            ? -1.0
+            : (double)(bench_alloc_count() - allocs_before_steps) / (double)(o.epochs * timed_steps);
     memcpy(sorted, epoch_s, (size_t)o.epochs * sizeof *sorted);
     const double med = median(sorted, (size_t)o.epochs), fastest = sorted[0];
     const double epoch_flop = timed_flop / (double)o.epochs * (double)ntr / (double)timed_rows;
@@ -453,7 +464,10 @@ int main(int argc, char **argv)
         lib_error("one-image input");
         goto done;
     }
+    long long allocs_before_calls = 0;
     for (int i = 0; i < LAT_WARMUP + LAT_CALLS; i++) {
+        if (i == LAT_WARMUP)
+            allocs_before_calls = bench_alloc_count();
         double t0 = now();
         if (nn_graph_forward(g, x1, p1) != NN_OK) {
             lib_error("one-image forward");
@@ -462,6 +476,10 @@ int main(int argc, char **argv)
         if (i >= LAT_WARMUP)
             lat[i - LAT_WARMUP] = now() - t0;
     }
+    /* read before median(): glibc's qsort may allocate */
+    const double allocs_per_call =
+        allocs_before_calls < 0 ? -1.0
+                                : (double)(bench_alloc_count() - allocs_before_calls) / LAT_CALLS;
     const double lat_us = median(lat, LAT_CALLS) * 1e6;
 
     /* Batched inference: the whole test set in one call; one untimed first. */
@@ -494,9 +512,13 @@ int main(int argc, char **argv)
             printf("%s%.4f", e ? "," : "", epoch_s[e]);
         printf("],\"epoch_median_s\":%.4f,\"epoch_min_s\":%.4f,\"samples_per_s\":%.1f,\"gflops\":%.2f,"
                "\"gemm_peak_gflops\":%.2f,\"peak_share\":%.4f,\"test_accuracy\":%.4f,"
-               "\"latency_us\":%.2f,\"batched_images_per_s\":%.0f,\"peak_rss_mb\":%.1f}\n",
+               "\"latency_us\":%.2f,\"batched_images_per_s\":%.0f,\"peak_rss_mb\":%.1f",
                med, fastest, samples_per_s, gflops, peak, gflops / peak, (double)acc, lat_us,
                images_per_s, rss_mb);
+        if (allocs_per_step >= 0.0)
+            printf(",\"allocs_per_step\":%.6g,\"allocs_per_inference\":%.6g", allocs_per_step,
+                   allocs_per_call);
+        printf("}\n");
     } else {
         printf("libnn %s, %d thread%s, batch %" PRId64 ", %" PRId64 " training images, "
                "warm-up %ld steps\n",
@@ -525,6 +547,12 @@ int main(int argc, char **argv)
         printf("batched inference %.0f images/s ([%" PRId64 ", %d], median of %d)\n",
                images_per_s, nte, IN, BATCHED_REPEATS);
         printf("peak RSS          %.1f MB (before the GEMM yardstick)\n", rss_mb);
+        if (allocs_per_step >= 0.0)
+            printf("heap allocations  %.6g per timed step, %.6g per one-image forward "
+                   "(whole process)\n",
+                   allocs_per_step, allocs_per_call);
+        else
+            printf("heap allocations  not counted in this build\n");
     }
     rc = 0;
 
