@@ -8,7 +8,9 @@
  * through its exported __libc_* entry points, so memory handed out before and
  * after is the same kind and free() needs no bookkeeping. bench/meson.build
  * builds this file only with glibc and without sanitizers, which replace
- * malloc themselves. */
+ * malloc themselves. An allocator preloaded with LD_PRELOAD (jemalloc,
+ * tcmalloc) is bypassed: the executable's definitions come first.
+ * bench_train checks at start-up that an allocation is counted. */
 #include "alloc_count.h"
 
 #include <errno.h>
@@ -73,7 +75,7 @@ void free(void *ptr)
 int posix_memalign(void **out, size_t alignment, size_t size)
 {
     counted();
-    if (alignment % sizeof(void *) != 0 || (alignment & (alignment - 1)) != 0)
+    if (alignment == 0 || alignment % sizeof(void *) != 0 || (alignment & (alignment - 1)) != 0)
         return EINVAL;
     void *p = __libc_memalign(alignment, size);
     if (!p)

@@ -193,7 +193,7 @@ out="$results/compare.jsonl"
 : >"$out"
 tmp=$(mktemp -d)
 trap 'stop_busy; rm -rf "$tmp"' EXIT
-machine_note
+machine_note | tee "$tmp/machine"
 echo "$rounds round(s) x {2, 1} threads, $epochs timed epochs per run, libnn and PyTorch alternating"
 [ $bf16 = 0 ] || echo "each round also runs libnn with --bf16 (opt-in bf16 products), beside its f32 run (order alternating)"
 [ "$fraction" = 1 ] || echo "timing only $fraction of each epoch, scaled to a full one"
@@ -286,6 +286,7 @@ busy_row() {
 
 {
     echo
+    cat "$tmp/machine"
     echo "medians of $rounds run(s) (\"fastest epoch\": the least disturbed of all timed epochs);"
     echo "ratio = libnn / PyTorch (below 1: libnn smaller)"
     printf '%-36s %12s %12s %9s\n' "" "libnn" "PyTorch" "ratio"
@@ -331,7 +332,9 @@ busy_row() {
     fi
     [ -s "$tmp/warnings" ] && cat "$tmp/warnings"
     echo "GEMM peak: libnn's is dnnl_sgemm, PyTorch's is torch.mm (its BLAS), 2048^3 fp32, best of 5"
-    echo "heap allocations: every malloc-family call in bench_train's process (libnn, oneDNN, OpenMP, libc)"
-    echo "  during the timed steps and one-image calls, 2 threads; not counted for PyTorch"
+    if [ -n "$(med "$tmp/libnn.2" allocs_per_step)" ]; then
+        echo "heap allocations: every malloc-family call in bench_train's process (libnn, oneDNN, OpenMP, libc)"
+        echo "  during the timed steps and one-image calls, 2 threads; not counted for PyTorch"
+    fi
     true
 } | tee "$results/compare.txt"
