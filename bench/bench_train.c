@@ -346,6 +346,13 @@ static long long alloc_count(void)
     return works ? bench_alloc_count() : -1;
 }
 
+/* Allocations since alloc_count() returned before, per one of n events;
+ * -1 where they are not counted. */
+static double allocs_per(long long before, double n)
+{
+    return before < 0 ? -1.0 : (double)(alloc_count() - before) / n;
+}
+
 int main(int argc, char **argv)
 {
     options o;
@@ -459,10 +466,7 @@ int main(int argc, char **argv)
     }
     /* Heap allocations of the whole process (libnn, oneDNN, OpenMP, libc)
      * per timed step, shuffles included; negative where not counted. */
-    const double allocs_per_step =
-        allocs_before_steps < 0
-            ? -1.0
-            : (double)(alloc_count() - allocs_before_steps) / (double)(o.epochs * timed_steps);
+    const double allocs_per_step = allocs_per(allocs_before_steps, (double)(o.epochs * timed_steps));
     memcpy(sorted, epoch_s, (size_t)o.epochs * sizeof *sorted);
     const double med = median(sorted, (size_t)o.epochs), fastest = sorted[0];
     const double epoch_flop = timed_flop / (double)o.epochs * (double)ntr / (double)timed_rows;
@@ -493,9 +497,7 @@ int main(int argc, char **argv)
             lat[i - LAT_WARMUP] = now() - t0;
     }
     /* read before median(): glibc's qsort may allocate */
-    const double allocs_per_call =
-        allocs_before_calls < 0 ? -1.0
-                                : (double)(alloc_count() - allocs_before_calls) / LAT_CALLS;
+    const double allocs_per_call = allocs_per(allocs_before_calls, LAT_CALLS);
     const double lat_us = median(lat, LAT_CALLS) * 1e6;
 
     /* Batched inference: the whole test set in one call; one untimed first. */
