@@ -275,16 +275,18 @@ static int use_isa(int isa)
  * over whole, partial and masked vector steps (83 inputs), a hidden layer
  * of two full 64-column chunks and a 2-column one (130, also 3k + 1), batch
  * rows in 4-row blocks and left over (32, 37), and past the kernels' limit,
- * where sgemm takes over (129). With AVX-512 the hidden layer runs on batch
- * panels: one full (32), a full one and 5 rows on nn_kernel_nt (37), a
- * full one and a half one (48), one of 20 rows. */
+ * where sgemm takes over (AVX2: 129; AVX-512: 513). With AVX-512 the hidden
+ * layer runs on batch panels: one full (32), a full one and 5 rows on
+ * nn_kernel_nt (37), a full one and a half one (48), one of 20 rows, four
+ * and one row on nn_kernel_nt (129), nine and 12 rows (300); the weight
+ * gradient sums 129 rows as 128 and 1, 300 as 128, 128 and 44. */
 START_TEST(kernel_shapes_match_reference)
 {
-    static const int ns[] = {32, 37, 129, 48, 20};
+    static const int ns[] = {32, 37, 129, 48, 20, 300, 513};
     spec sp[] = {{REF_DENSE, 130, 0}, {REF_RELU, 0, 0}, {REF_DENSE, 7, 0}, {REF_SOFTMAX_CE, 0, 0}};
     if (!use_isa(isas[_i]))
         return;
-    for (int k = 0; k < 5; k++) {
+    for (int k = 0; k < (int)(sizeof ns / sizeof ns[0]); k++) {
         net t;
         net_build(&t, 83, sp, 4);
         net_randomize(&t, 0.3);

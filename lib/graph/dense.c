@@ -41,7 +41,7 @@ nn_status nn_dense_backward(nn_graph *g, int i, plan *p, const float *x, float *
 /* Small batches skip sgemm's packing (kernels.c) where the CPU allows. */
 static int small_batch(const plan *p)
 {
-    return p->n <= NN_KERNEL_MAX_N && nn_kernels_available();
+    return p->n <= nn_kernels_max_rows() && nn_kernels_available();
 }
 
 /* Column-range versions for the threaded executor (parallel.c): each call
@@ -176,7 +176,7 @@ void nn_dense_il_end(nn_graph *g, plan *p, nn_status s)
  * against 173), so such rows go to nn_kernel_nt. */
 int64_t nn_dense_panel_rows(int64_t n)
 {
-    if (n > NN_KERNEL_MAX_N || n < 16)
+    if (n > NN_KERNEL_MAX_N_AVX512 || n < 16)
         return 0;
     return n % NN_PANEL_ROWS >= 16 ? n : n - n % NN_PANEL_ROWS;
 }
