@@ -395,21 +395,20 @@ static const int infer_rows[] = {1, 2, 3, 4, 5, 1100, 1537};
 static const int infer_in[] = {6, 83};
 enum { N_INFER_ROWS = sizeof infer_rows / sizeof infer_rows[0] };
 
-START_TEST(inference_forward_matches_reference)
+/* Inference on n rows of in inputs through hid hidden units against the
+ * double reference. */
+static void check_inference(int n, int in, int hid)
 {
-    spec sp[] = {{REF_DENSE, 9, 0}, {REF_RELU, 0, 0}, {REF_DROPOUT, 0, 0.5}, {REF_DENSE, 4, 0},
+    spec sp[] = {{REF_DENSE, hid, 0}, {REF_RELU, 0, 0}, {REF_DROPOUT, 0, 0.5}, {REF_DENSE, 4, 0},
                  {REF_SOFTMAX_CE, 0, 0}};
     net t;
-    const int n = infer_rows[_i % N_INFER_ROWS], in = infer_in[_i / N_INFER_ROWS % 2];
-    if (!use_isa(isas[_i / N_INFER_ROWS / 2]))
-        return;
     net_build(&t, in, sp, 5);
     net_randomize(&t, 1.0);
-    float *ones = malloc((size_t)n * 9 * sizeof *ones);
+    float *ones = malloc((size_t)n * hid * sizeof *ones);
     double *xd = malloc((size_t)n * in * sizeof *xd);
     int *labels = calloc((size_t)n, sizeof *labels);
     ck_assert(ones && xd && labels);
-    for (int k = 0; k < n * 9; k++)
+    for (int k = 0; k < n * hid; k++)
         ones[k] = 1.0f;
     t.ref[2].mask = ones; /* dropout is the identity at inference */
     nn_tensor *x, *y;
@@ -418,7 +417,7 @@ START_TEST(inference_forward_matches_reference)
     for (int k = 0; k < n * in; k++)
         xd[k] = nn_tensor_data(x)[k] = (float)trand();
     ck_assert_int_eq(nn_graph_forward(t.g, x, y), NN_OK);
-    double **acts = acts_alloc(5, n, in > 9 ? in : 9);
+    double **acts = acts_alloc(5, n, in > hid ? in : hid);
     ref_run(t.ref, 5, n, xd, labels, NULL, 0, acts);
     for (int r = 0; r < n; r++) {
         const double *z = acts[5] + r * 4;
@@ -440,6 +439,25 @@ START_TEST(inference_forward_matches_reference)
     nn_tensor_destroy(x);
     nn_tensor_destroy(y);
     net_free(&t);
+}
+
+START_TEST(inference_forward_matches_reference)
+{
+    if (use_isa(isas[_i / N_INFER_ROWS / 2]))
+        check_inference(infer_rows[_i % N_INFER_ROWS], infer_in[_i / N_INFER_ROWS % 2], 9);
+}
+END_TEST
+
+/* Row blocks through a hidden layer wide enough for panels (AVX-512: the
+ * block's rows packed per thread, then nn_kernel_panel; the few rows of a
+ * last block, and the 4-output layer, on the dot-product kernel): 70 and
+ * 130 hidden units (a partial tile of 8 columns), full blocks and ragged
+ * last ones of 76, 8 and 1 rows. */
+START_TEST(inference_row_blocks_match_reference)
+{
+    static const int rows[] = {1024, 1100, 1544, 1537};
+    if (use_isa(isas[_i / 8]))
+        check_inference(rows[_i % 4], 83, _i / 4 % 2 ? 130 : 70);
 }
 END_TEST
 
@@ -1615,6 +1633,7 @@ Suite *make_suite(void)
     tcase_add_test(tc, deeper_chains);
     tcase_add_loop_test(tc, folded_last_layer, 0, 4);
     tcase_add_loop_test(tc, inference_forward_matches_reference, 0, N_INFER_ROWS * 2 * N_ISAS);
+    tcase_add_loop_test(tc, inference_row_blocks_match_reference, 0, 8 * N_ISAS);
     tcase_add_test(tc, headless_graph_forward);
     tcase_add_loop_test(tc, activations_over_their_range, 0, 3);
     tcase_add_test(tc, large_logits_stay_finite);

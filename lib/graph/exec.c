@@ -90,6 +90,9 @@ static int64_t plan_layout(nn_graph *g, plan *p, float *buf)
     }
     if (p->fold)
         TAKE(p->part, nn_parallel_part_floats(g, p));
+    p->rows_xt_floats = nn_parallel_rows_xt_floats(g, p);
+    if (p->rows_xt_floats)
+        TAKE(p->rows_xt, p->xt_copies * p->rows_xt_floats);
     if (p->training) {
         float *labels = NULL;
         TAKE(p->targets, n * nn_graph_out_features(g));

@@ -100,6 +100,9 @@ typedef struct plan {
                            dense layer before it compute it (parallel.c),
                            else 0 */
     float *part;        /* fold: each task's share of its output, [chunk][N, O] */
+    float *rows_xt;     /* row-block inference with panels: a copy per thread
+                           of rows_xt_floats, for one row block as panels */
+    int64_t rows_xt_floats;
     /* one-row inference (dense.c, nn_dense_il_begin) */
     float *il;          /* one allocation behind the layers' lp[i].il */
     int il_mode;        /* this forward: IL_OFF, IL_PACK (pack, then use) or IL_USE */
@@ -220,6 +223,9 @@ int nn_parallel_eligible(const nn_graph *g);
 int nn_parallel_fold(const nn_graph *g, const plan *p);
 /* Floats of plan.part for a plan with fold set. */
 int64_t nn_parallel_part_floats(const nn_graph *g, const plan *p);
+/* Floats of one copy of plan.rows_xt: 0 unless p runs inference by row
+ * blocks (parallel.c) and its dense layers may use panels. */
+int64_t nn_parallel_rows_xt_floats(const nn_graph *g, const plan *p);
 nn_status nn_parallel_plan(nn_graph *g, plan *p);
 void nn_parallel_plan_free(plan *p);
 const float *nn_layer_out(const nn_graph *g, const plan *p, int i, const float *x);

@@ -38,9 +38,10 @@ enum { CHUNK = 64 };
 
 /* Inference on at least ROW_SPLIT_MIN rows cuts rows instead of columns:
  * a task takes ROW_BLOCK rows through the whole chain, so each layer is one
- * sgemm of a well-shaped block whose activations stay in the core's cache,
- * where column chunks would make every chunk's sgemm re-read the whole
- * input. The block size does not depend on the thread count either. */
+ * product of a well-shaped block (panels with AVX-512, else sgemm: see
+ * nn_dense_forward_rows) whose activations stay in the core's cache, where
+ * column chunks would make every chunk re-read the whole input. The block
+ * size does not depend on the thread count either. */
 enum { ROW_BLOCK = 512, ROW_SPLIT_MIN = 2 * ROW_BLOCK };
 
 enum { T_FWD, T_GRAD_LAST, T_CHAIN, T_UPDATE, T_ROWS };
@@ -104,6 +105,19 @@ int64_t nn_parallel_part_floats(const nn_graph *g, const plan *p)
 {
     const layer *l = &g->layers[p->fold];
     return (int64_t)chunks(l->in) * p->n * l->out;
+}
+
+int64_t nn_parallel_rows_xt_floats(const nn_graph *g, const plan *p)
+{
+    if (!nn_parallel_eligible(g) || p->training || p->n < ROW_SPLIT_MIN || !nn_kernels_panel())
+        return 0;
+    int64_t in = 0;
+    for (int i = 0; i < g->nlayers; i++) {
+        const layer *l = &g->layers[i];
+        if (l->kind == LAYER_DENSE && l->out >= NN_PANEL_MIN_OUT && l->in > in)
+            in = l->in;
+    }
+    return ROW_BLOCK * in; /* ROW_BLOCK is a multiple of NN_PANEL_ROWS */
 }
 
 /* Appends the chunk tasks of kind for dense layer i. */
