@@ -79,7 +79,8 @@ static void usage(FILE *f)
         "Times the reference recipe (784-512-10 ReLU, softmax cross-entropy, Adam lr 1e-3)\n"
         "on Fashion-MNIST and reports epoch time, GFLOP/s against a dnnl_sgemm peak\n"
         "measured in the same run, test accuracy, inference latency and throughput, peak RSS,\n"
-        "and the process's heap allocations per training step and per one-image call.\n"
+        "and the process's heap allocations per training step, one-image call and\n"
+        "batched call.\n"
         "\n"
         "  --threads N     worker threads for libnn and the GEMM yardstick (default 2)\n"
         "  --epochs N      timed epochs, after an untimed warm-up (default 3)\n"
@@ -501,7 +502,10 @@ int main(int argc, char **argv)
     const double lat_us = median(lat, LAT_CALLS) * 1e6;
 
     /* Batched inference: the whole test set in one call; one untimed first. */
+    long long allocs_before_batched = 0;
     for (int i = 0; i <= BATCHED_REPEATS; i++) {
+        if (i == 1)
+            allocs_before_batched = alloc_count();
         double t0 = now();
         if (nn_graph_forward(g, xte, pall) != NN_OK) {
             lib_error("batched forward");
@@ -510,6 +514,7 @@ int main(int argc, char **argv)
         if (i > 0)
             batched_s[i - 1] = now() - t0;
     }
+    const double allocs_per_batched = allocs_per(allocs_before_batched, BATCHED_REPEATS);
     const double images_per_s = (double)nte / median(batched_s, BATCHED_REPEATS);
 
     struct rusage ru;
@@ -534,8 +539,9 @@ int main(int argc, char **argv)
                med, fastest, samples_per_s, gflops, peak, gflops / peak, (double)acc, lat_us,
                images_per_s, rss_mb);
         if (allocs_per_step >= 0.0)
-            printf(",\"allocs_per_step\":%.6g,\"allocs_per_inference\":%.6g", allocs_per_step,
-                   allocs_per_call);
+            printf(",\"allocs_per_step\":%.6g,\"allocs_per_inference\":%.6g,"
+                   "\"allocs_per_batched\":%.6g",
+                   allocs_per_step, allocs_per_call, allocs_per_batched);
         printf("}\n");
     } else {
         printf("libnn %s, %d thread%s, batch %" PRId64 ", %" PRId64 " training images, "
@@ -566,9 +572,9 @@ int main(int argc, char **argv)
                images_per_s, nte, IN, BATCHED_REPEATS);
         printf("peak RSS          %.1f MB (before the GEMM yardstick)\n", rss_mb);
         if (allocs_per_step >= 0.0)
-            printf("heap allocations  %.6g per timed step, %.6g per one-image forward "
-                   "(whole process)\n",
-                   allocs_per_step, allocs_per_call);
+            printf("heap allocations  %.6g per timed step, %.6g per one-image forward, "
+                   "%.6g per batched forward (whole process)\n",
+                   allocs_per_step, allocs_per_call, allocs_per_batched);
         else
             printf("heap allocations  not counted in this build\n");
     }

@@ -308,6 +308,7 @@ busy_row() {
     row "peak RSS, 2 threads (MB)" peak_rss_mb 2 %.1f
     row "heap allocations per training step" allocs_per_step 2 %g
     row "heap allocations per 1-image call" allocs_per_inference 2 %g
+    row "heap allocations per batched call" allocs_per_batched 2 %g
     row "test accuracy, 2 threads" test_accuracy 2 %.4f
     row "test accuracy, 1 thread" test_accuracy 1 %.4f
     if [ $bf16 = 1 ]; then
@@ -334,7 +335,7 @@ busy_row() {
     echo "GEMM peak: libnn's is dnnl_sgemm, PyTorch's is torch.mm (its BLAS), 2048^3 fp32, best of 5"
     if [ -n "$(med "$tmp/libnn.2" allocs_per_step)" ]; then
         echo "heap allocations: every malloc-family call in bench_train's process (libnn, oneDNN, OpenMP, libc)"
-        echo "  during the timed steps and one-image calls, 2 threads; not counted for PyTorch"
+        echo "  during the timed steps, one-image calls and batched calls, 2 threads; not counted for PyTorch"
     fi
     true
 } | tee "$results/compare.txt"
