@@ -75,7 +75,8 @@ struct nn_pool {
     int nthreads;
     pthread_t *workers;
     pthread_mutex_t mu;
-    pthread_cond_t wake, done_cv;
+    pthread_cond_t wake, done_cv, started_cv;
+    int started;           /* workers past their start-up (under mu) */
     /* The current run in one word, so that a thread that wakes late can
      * never mix two runs: generation (32 bits) | static (1) | tasks (15) |
      * next task (16). */
@@ -185,6 +186,10 @@ static void *worker_main(void *arg)
     uint32_t seen = 0;
     omp_set_num_threads(1);
     nn_fpmode_enter();
+    pthread_mutex_lock(&p->mu);
+    p->started++;
+    pthread_cond_signal(&p->started_cv);
+    pthread_mutex_unlock(&p->mu);
     for (;;) {
         int spins = 0;
         while (T_GEN(atomic_load(&p->ticket)) == seen && spins < SPIN_ROUNDS) {
@@ -220,6 +225,7 @@ nn_status nn_pool_create(nn_pool **out, int nthreads)
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->wake, NULL);
     pthread_cond_init(&p->done_cv, NULL);
+    pthread_cond_init(&p->started_cv, NULL);
     if (nthreads > 1) {
         p->workers = nn_mem_calloc((size_t)(nthreads - 1) * (sizeof *p->workers + sizeof *args));
         if (!p->workers) {
@@ -245,6 +251,16 @@ nn_status nn_pool_create(nn_pool **out, int nthreads)
             return nn_fail(NN_ERR_OUT_OF_MEMORY, "could not start worker thread %d", k);
         }
     }
+    /* Returns once every worker is past its start-up, whose first
+     * omp_set_num_threads makes libgomp allocate the thread's settings (and
+     * the first use of a thread-local may allocate where libnn was
+     * dlopen'ed). Without this wait, a worker that a loaded machine starts
+     * late did so during a later step, which then allocated (seen in
+     * test_process_allocs with a busy process on the other core). */
+    pthread_mutex_lock(&p->mu);
+    while (p->started < nthreads - 1)
+        pthread_cond_wait(&p->started_cv, &p->mu);
+    pthread_mutex_unlock(&p->mu);
     *out = p;
     return NN_OK;
 }
@@ -261,6 +277,7 @@ void nn_pool_destroy(nn_pool *p)
         pthread_join(p->workers[k - 1], NULL);
     pthread_cond_destroy(&p->wake);
     pthread_cond_destroy(&p->done_cv);
+    pthread_cond_destroy(&p->started_cv);
     pthread_mutex_destroy(&p->mu);
     nn_mem_free(p->workers);
     nn_mem_free(p->ranges);
