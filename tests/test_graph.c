@@ -388,9 +388,10 @@ START_TEST(folded_last_layer)
 END_TEST
 
 /* Inference batch sizes that take each path: up to 4 rows (dot products,
- * in groups of 4, 2 and 1), a few rows (column chunks), and row blocks of
- * 512 from 1024 rows, with a ragged last block; and input widths below one
- * vector and spanning whole, partial and masked vector steps. */
+ * in groups of 4, 2 and 1), a few rows (column chunks), and row blocks
+ * beyond 512 rows (1100: 512, 512 and 76; 1537: three of 512 and 1); and input
+ * widths below one vector and spanning whole, partial and masked vector
+ * steps. */
 static const int infer_rows[] = {1, 2, 3, 4, 5, 1100, 1537};
 static const int infer_in[] = {6, 83};
 enum { N_INFER_ROWS = sizeof infer_rows / sizeof infer_rows[0] };
@@ -449,15 +450,17 @@ START_TEST(inference_forward_matches_reference)
 END_TEST
 
 /* Row blocks through a hidden layer wide enough for panels (AVX-512: the
- * block's rows packed per thread, then nn_kernel_panel; the few rows of a
- * last block, and the 4-output layer, on the dot-product kernel): 70 and
- * 130 hidden units (a partial tile of 8 columns), full blocks and ragged
- * last ones of 76, 8 and 1 rows. */
+ * block's rows packed per thread, then nn_kernel_panel; the rows past the
+ * last whole or 16-row panel, and the 4-output layer, on the dot-product
+ * kernel): 70 and 130 hidden units (a partial tile of 8 columns). Blocks:
+ * 513 rows as 288 and 225 (224 on panels, 1 row left); 600 as 320 and 280;
+ * 1024 as two of 512; 1100 as 512, 512 and 76 (12 rows left); 1537 as
+ * three of 512 and 1; 1544 as three of 512 and 8. */
 START_TEST(inference_row_blocks_match_reference)
 {
-    static const int rows[] = {1024, 1100, 1544, 1537};
-    if (use_isa(isas[_i / 8]))
-        check_inference(rows[_i % 4], 83, _i / 4 % 2 ? 130 : 70);
+    static const int rows[] = {513, 600, 1024, 1100, 1537, 1544};
+    if (use_isa(isas[_i / 12]))
+        check_inference(rows[_i % 6], 83, _i / 6 % 2 ? 130 : 70);
 }
 END_TEST
 
@@ -1633,7 +1636,7 @@ Suite *make_suite(void)
     tcase_add_test(tc, deeper_chains);
     tcase_add_loop_test(tc, folded_last_layer, 0, 4);
     tcase_add_loop_test(tc, inference_forward_matches_reference, 0, N_INFER_ROWS * 2 * N_ISAS);
-    tcase_add_loop_test(tc, inference_row_blocks_match_reference, 0, 8 * N_ISAS);
+    tcase_add_loop_test(tc, inference_row_blocks_match_reference, 0, 12 * N_ISAS);
     tcase_add_test(tc, headless_graph_forward);
     tcase_add_loop_test(tc, activations_over_their_range, 0, 3);
     tcase_add_test(tc, large_logits_stay_finite);

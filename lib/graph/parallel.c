@@ -36,13 +36,28 @@
 
 enum { CHUNK = 64 };
 
-/* Inference on at least ROW_SPLIT_MIN rows cuts rows instead of columns:
- * a task takes ROW_BLOCK rows through the whole chain, so each layer is one
+/* Inference on more than ROW_BLOCK rows cuts rows instead of columns: a
+ * task takes a block of rows through the whole chain, so each layer is one
  * product of a well-shaped block (panels with AVX-512, else sgemm: see
  * nn_dense_forward_rows) whose activations stay in the core's cache, where
- * column chunks would make every chunk re-read the whole input. The block
- * size does not depend on the thread count either. */
-enum { ROW_BLOCK = 512, ROW_SPLIT_MIN = 2 * ROW_BLOCK };
+ * column chunks would make every chunk re-read the whole input. Blocks of
+ * ROW_BLOCK rows and a ragged last one; below 2 * ROW_BLOCK rows, two
+ * halves rounded up to whole panels of NN_PANEL_ROWS (600 rows: 320 and
+ * 280), so that two threads share them. Equal blocks throughout measured
+ * worse: 1,100 rows as 3 x ~367 took 1.23 x the time of 512, 512 and 76
+ * on two threads. The blocks do not depend on the thread count. Up to
+ * ROW_BLOCK rows the column chunks stay on the kernels
+ * (nn_kernels_max_rows). */
+enum { ROW_BLOCK = 512, ROW_SPLIT_MIN = ROW_BLOCK + 1 };
+
+/* Rows per block of a row-block plan of n rows (n >= ROW_SPLIT_MIN). */
+static int64_t row_block(int64_t n)
+{
+    if (n >= 2 * ROW_BLOCK)
+        return ROW_BLOCK;
+    int64_t half = (n + 1) / 2;
+    return (half + NN_PANEL_ROWS - 1) / NN_PANEL_ROWS * NN_PANEL_ROWS;
+}
 
 enum { T_FWD, T_GRAD_LAST, T_CHAIN, T_UPDATE, T_ROWS };
 
@@ -117,7 +132,7 @@ int64_t nn_parallel_rows_xt_floats(const nn_graph *g, const plan *p)
         if (l->kind == LAYER_DENSE && l->out >= NN_PANEL_MIN_OUT && l->in > in)
             in = l->in;
     }
-    return ROW_BLOCK * in; /* ROW_BLOCK is a multiple of NN_PANEL_ROWS */
+    return row_block(p->n) * in; /* a multiple of NN_PANEL_ROWS */
 }
 
 /* Appends the chunk tasks of kind for dense layer i. */
@@ -155,7 +170,7 @@ nn_status nn_parallel_plan(nn_graph *g, plan *p)
     for (int j = 0; j < m; j++) /* forward + chain/grad + update */
         ntasks += 3 * chunks(g->layers[dense[j]].out);
     if (rows)
-        ntasks = (int)((p->n + ROW_BLOCK - 1) / ROW_BLOCK);
+        ntasks = (int)((p->n + row_block(p->n) - 1) / row_block(p->n));
     p->tasks = nn_mem_alloc((size_t)(ntasks ? ntasks : 1) * sizeof *p->tasks);
     p->phases = nn_mem_alloc((size_t)(2 * m + 2) * sizeof *p->phases);
     if (!p->tasks || !p->phases) {
@@ -166,12 +181,13 @@ nn_status nn_parallel_plan(nn_graph *g, plan *p)
     int nt = 0, np = 0;
     if (rows && m > 0) {
         open_phase(p, &np, nt);
-        for (int64_t r0 = 0; r0 < p->n; r0 += ROW_BLOCK) {
+        const int64_t per = row_block(p->n);
+        for (int64_t r0 = 0; r0 < p->n; r0 += per) {
             task *t = &p->tasks[nt++];
             t->kind = T_ROWS;
             t->layer = dense[0];
             t->c0 = r0;
-            t->c1 = r0 + ROW_BLOCK < p->n ? r0 + ROW_BLOCK : p->n;
+            t->c1 = r0 + per < p->n ? r0 + per : p->n;
         }
         close_phase(p, &np, nt);
         m = 0; /* no column phases */
