@@ -1331,6 +1331,39 @@ static float *random_floats(int n)
  * packed apart) and the product against a double reference, for one and
  * two vectors of rows, full and partial last panels, 16-, 8-, 4- and
  * 1-column tiles, with and without a bias, leaving y's other columns. */
+/* nn_kernel_nn sums each element of C as one FMA chain in K order, on
+ * each instruction set, also where the AVX-512 kernel takes K in blocks of
+ * 128 (continuing each chain from C): bitwise what fmaf in order gives.
+ * A as weight gradients read it (dy's columns: element (i, p) at
+ * a[i + p * lda]); 9 rows (4-row blocks and left over), 83 columns (a
+ * 64-column block, a full 16 and a masked 3). */
+START_TEST(nn_kernel_sums_in_k_order)
+{
+    if (!use_isa(isas[_i]) || _i == N_ISAS - 1)
+        return; /* the portable path has no nn kernel */
+    static const int ks[] = {1, 127, 128, 129, 256, 300};
+    const int m = 9, n = 83, lda = 11;
+    for (size_t t = 0; t < sizeof ks / sizeof ks[0]; t++) {
+        const int k = ks[t];
+        float *a = random_floats(k * lda), *b = random_floats(k * n);
+        float *c = malloc(sizeof(float) * m * n);
+        ck_assert(c);
+        nn_kernel_nn(m, n, k, a, 1, lda, b, n, c, n);
+        for (int i = 0; i < m; i++)
+            for (int j = 0; j < n; j++) {
+                float want = 0.0f;
+                for (int p = 0; p < k; p++)
+                    want = fmaf(a[i + p * lda], b[p * n + j], want);
+                ck_assert_msg(memcmp(&c[i * n + j], &want, sizeof want) == 0,
+                              "isa %d, k %d: c[%d][%d] = %.9g, in-order fmaf %.9g", isas[_i], k,
+                              i, j, (double)c[i * n + j], (double)want);
+            }
+        free(a), free(b), free(c);
+    }
+    nn_kernels_limit_isa(NN_ISA_AVX512);
+}
+END_TEST
+
 START_TEST(panel_kernels_match_reference)
 {
     nn_kernels_limit_isa(NN_ISA_AVX512);
@@ -1653,6 +1686,7 @@ Suite *make_suite(void)
     tcase_add_test(tc, pool_goes_solo_after_a_stall);
     tcase_add_test(tc, pool_goes_solo_when_the_worker_takes_no_task);
     tcase_add_test(tc, pool_affine_steals_from_a_late_thread);
+    tcase_add_loop_test(tc, nn_kernel_sums_in_k_order, 0, N_ISAS);
     tcase_add_test(tc, panel_kernels_match_reference);
     tcase_add_test(tc, bf16_kernels_match_reference);
     tcase_add_loop_test(tc, bf16_training_matches_reference, 0, 2);

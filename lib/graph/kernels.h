@@ -82,7 +82,7 @@ void nn_kernel_il_rows(const float *x, const float *il, const float *w, const fl
 /* Rows per panel: a layer's input transposed for nn_kernel_panel. */
 #define NN_PANEL_ROWS 32
 
-/* Whether the panel functions below may be called: AVX-512 (not capped by
+/* Whether the panel functions below may be called: AVX-512 (capped by
  * nn_kernels_limit_isa). */
 int nn_kernels_panel(void);
 
