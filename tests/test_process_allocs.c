@@ -112,11 +112,13 @@ END_TEST
 /* Inference on 1 row, 300 (column chunks), 700 (two row blocks of 352 and
  * 348) and 1,100 (row blocks of 512 and a ragged one): once warmed up,
  * nothing where the kernels take those sizes (AVX-512: all of them; AVX2:
- * not the last three, so nothing is asserted there). */
+ * not the last three, so nothing is asserted there). On 1 and 2 threads. */
 START_TEST(inference_allocates_nothing)
 {
     static const int64_t ns[] = {1, 300, 700, DATA};
     enum { NS = sizeof ns / sizeof ns[0] };
+    const int before_threads = nn_get_num_threads();
+    ck_assert_int_eq(nn_set_num_threads(1 + _i), NN_OK);
     fixture f;
     fixture_make(&f);
     nn_tensor *x[NS], *y[NS];
@@ -139,7 +141,8 @@ START_TEST(inference_allocates_nothing)
     long long a = bench_alloc_count() - before;
     ck_assert(ok);
     if (nn_kernels_available() && nn_kernels_max_rows() >= 300)
-        ck_assert_msg(a == 0, "%lld allocations in %d rounds of inference calls", a, STEPS);
+        ck_assert_msg(a == 0, "%d thread(s): %lld allocations in %d rounds of inference calls",
+                      1 + _i, a, STEPS);
     else
         printf("inference_allocates_nothing: not asserted (kernels up to %lld rows here)\n",
                (long long)nn_kernels_max_rows());
@@ -153,6 +156,7 @@ START_TEST(inference_allocates_nothing)
         nn_tensor_destroy(y[k]);
     }
     fixture_free(&f);
+    ck_assert_int_eq(nn_set_num_threads(before_threads), NN_OK);
 }
 END_TEST
 
@@ -163,7 +167,7 @@ Suite *make_suite(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, counter_counts);
     tcase_add_loop_test(tc, training_steps_allocate_nothing, 0, 2);
-    tcase_add_test(tc, inference_allocates_nothing);
+    tcase_add_loop_test(tc, inference_allocates_nothing, 0, 2);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -173,7 +173,8 @@ void nn_dense_il_end(nn_graph *g, plan *p, nn_status s)
 /* Panels need full vectors of rows: a last panel of fewer than 16 rows
  * would cost as much as a full one (measured, Zen 5: 32 x 784 x 512 at
  * 195 GFLOP/s on panels against 160 with nn_kernel_nt; 8 rows at 81
- * against 173), so such rows go to nn_kernel_nt. */
+ * against 173), so such rows go to nn_kernel_nt (in row-block inference,
+ * nn_dense_forward_rows, to the dot-product kernel). */
 int64_t nn_dense_panel_rows(int64_t n)
 {
     if (n > NN_KERNEL_MAX_N_AVX512 || n < 16)
@@ -275,12 +276,13 @@ nn_status nn_dense_forward_cols(nn_graph *g, int i, plan *p, const float *x, int
 }
 
 /* Rows r0..r1-1 of the output, every column (large-batch inference).
- * With AVX-512 the block's rows are packed into this thread's panels and
- * the layer runs on nn_kernel_panel (a layer of fewer outputs on the
- * dot-product kernel), like a training forward: against one sgemm of the
- * block (which allocates its packing buffers in every call), 512 x 784 x
- * 512 on one Zen 5 core took 2,224 us (55 to pack) against 2,307. Without
- * AVX-512, sgemm. */
+ * With AVX-512 each panel of the block's rows is packed into this
+ * thread's buffer and run through nn_kernel_panel (the weights stream past
+ * each panel in turn either way), a layer of fewer outputs and the rows
+ * past the last panel of 16 or more on the dot-product kernel: against one
+ * sgemm of the block (which allocates its packing buffers in every call),
+ * 512 x 784 x 512 on one Zen 5 core took 2,224 us (55 to pack) against
+ * 2,307. Without AVX-512, sgemm. */
 nn_status nn_dense_forward_rows(nn_graph *g, int i, plan *p, const float *x, int64_t r0,
                                 int64_t r1)
 {
@@ -289,21 +291,21 @@ nn_status nn_dense_forward_rows(nn_graph *g, int i, plan *p, const float *x, int
     float *y = p->lp[i].y + r0 * out;
     const float *w = g->values + l->w_off, *b = g->values + l->b_off;
     x += r0 * in;
-    const int k = nn_pool_thread_index();
-    const int64_t pr = nn_dense_panel_rows(n);
     if (nn_kernels_panel()) {
-        /* the rows past the panels on the dot-product kernel; all of them
-         * for few outputs or rows, or on a thread the plan has no copy for */
-        int64_t done = 0;
-        if (p->rows_xt && out >= NN_PANEL_MIN_OUT && pr > 0 && k < p->xt_copies) {
+        const int k = nn_pool_thread_index();
+        int64_t r = 0;
+        /* k < threads unless the pool outgrew the plan (plan_get remakes
+         * such plans) */
+        if (p->rows_xt && dense_uses_panels(l) && k < p->threads) {
             float *xt = p->rows_xt + k * p->rows_xt_floats;
-            nn_panel_pack(xt, in, x, in, pr, 0, in);
-            nn_kernel_panel(pr, out, in, xt, w, in, b, y, out);
-            done = pr;
+            for (; r + 16 <= n; r += NN_PANEL_ROWS) {
+                const int64_t m = n - r < NN_PANEL_ROWS ? n - r : NN_PANEL_ROWS;
+                nn_panel_pack(xt, in, x + r * in, in, m, 0, in);
+                nn_kernel_panel(m, out, in, xt, w, in, b, y + r * out, out);
+            }
         }
-        if (done < n)
-            nn_kernel_rows_dot(x + done * in, w, b, y + done * out, n - done, in, out, 0, out,
-                               0);
+        if (r < n)
+            nn_kernel_rows_dot(x + r * in, w, b, y + r * out, n - r, in, out, 0, out, 0);
         return NN_OK;
     }
     nn_status s = nn_bk_sgemm('N', 'T', n, out, in, x, in, w, in, y, out);
@@ -325,7 +327,11 @@ nn_status nn_dense_backward_weights_rows(nn_graph *g, int i, plan *p, const floa
      * blocks (Zen 5), but in a training step on two threads its chunks took
      * 23-27 us against 19-23 (the packing's traffic competes with the
      * optimizer's). With AVX2 the 6x16 blocks measured about 10 % faster
-     * than sgemm alone (Zen 3: 151 against 168 us for 256 x 784 x 32). */
+     * than sgemm alone (Zen 3: 151 against 168 us for 256 x 784 x 32).
+     * Past 128 rows the AVX-512 kernel sums them in blocks of 128
+     * (kernels.c): 512 rows at 179-180 against sgemm's 190 GFLOP/s alone,
+     * and steps at batch 200-512 as fast as with sgemm, without its
+     * allocations. */
     nn_status s = NN_OK;
     if (p->bf16) {
         layer_plan *lp = &p->lp[i];

@@ -65,7 +65,7 @@ static int64_t plan_layout(nn_graph *g, plan *p, float *buf)
             TAKE(lp->dy, n * l->out);
         if (p->training && l->kind == LAYER_DROPOUT)
             TAKE(lp->mask, n * l->out);
-        if (p->panel_rows && l->kind == LAYER_DENSE && l->out >= NN_PANEL_MIN_OUT) {
+        if (p->panel_rows && dense_uses_panels(l)) {
             /* the first dense layer's input: a copy per thread (dense.c) */
             int copies = i == g->first_dense ? p->xt_copies : 1;
             TAKE(lp->xt, copies * nn_dense_panel_floats(p, l->in));
@@ -92,7 +92,7 @@ static int64_t plan_layout(nn_graph *g, plan *p, float *buf)
         TAKE(p->part, nn_parallel_part_floats(g, p));
     p->rows_xt_floats = nn_parallel_rows_xt_floats(g, p);
     if (p->rows_xt_floats)
-        TAKE(p->rows_xt, p->xt_copies * p->rows_xt_floats);
+        TAKE(p->rows_xt, p->threads * p->rows_xt_floats);
     if (p->training) {
         float *labels = NULL;
         TAKE(p->targets, n * nn_graph_out_features(g));
@@ -101,6 +101,25 @@ static int64_t plan_layout(nn_graph *g, plan *p, float *buf)
     }
 #undef TAKE
     return off;
+}
+
+static int threads_now(void)
+{
+    return nn_get_num_threads() > 1 ? nn_get_num_threads() : 1;
+}
+
+/* Copies of the first dense layer's panels: one per thread (dense.c), as
+ * long as they take at most XT_COPIES_MAX bytes in all; else one, packed
+ * by the caller for all threads. At 784 inputs a copy is 100 KB at batch
+ * 32 and 1.6 MB at 512. */
+enum { XT_COPIES_MAX = 16 << 20 };
+static int xt_copies(const nn_graph *g, const plan *p)
+{
+    if (!p->panel_rows || g->first_dense < 0)
+        return p->threads;
+    const double bytes = (double)nn_dense_panel_floats(p, g->layers[g->first_dense].in) *
+                         sizeof(float) * p->threads;
+    return bytes <= XT_COPIES_MAX ? p->threads : 1;
 }
 
 static nn_status plan_build(nn_graph *g, int64_t n, int training, plan **out)
@@ -113,7 +132,9 @@ static nn_status plan_build(nn_graph *g, int64_t n, int training, plan **out)
     p->training = training;
     p->bf16 = training && g->training_precision == NN_PRECISION_BF16;
     p->panel_rows = !p->bf16 && nn_kernels_panel() ? nn_dense_panel_rows(n) : 0;
-    p->xt_copies = nn_get_num_threads() > 1 ? nn_get_num_threads() : 1;
+    p->threads = threads_now();
+    p->xt_copies = xt_copies(g, p);
+    p->row_blocks = nn_parallel_row_blocks(g, p);
     p->fold = nn_parallel_fold(g, p);
     p->lp = nn_mem_calloc((size_t)(g->nlayers ? g->nlayers : 1) * sizeof *p->lp);
     if (!p->lp) {
@@ -168,6 +189,10 @@ static nn_status plan_get(nn_graph *g, int64_t n, int training, plan **out)
     for (int k = 0; k < NN_PLAN_SLOTS; k++) {
         plan *p = g->plans[k];
         if (p && p->n == n && p->training == training) {
+            if (p->row_blocks && p->threads != threads_now()) {
+                victim = k; /* its blocks and buffers are for another count */
+                break;
+            }
             p->last_used = ++g->clock;
             *out = p;
             return NN_OK;

@@ -79,7 +79,10 @@ typedef struct plan {
     int bf16;           /* training plan whose dense products run in bf16 */
     int64_t panel_rows; /* rows whose dense forward runs on panels (dense.c) */
     int use_panels;     /* panel_rows > 0 and the CPU allows, this forward */
+    int threads;        /* nn_get_num_threads() when the plan was made */
     int xt_copies;      /* threads the first dense layer's xt has copies for */
+    int row_blocks;     /* inference by row blocks (parallel.c); such a plan
+                           is remade when the thread count changes */
     int xt_shared;      /* this forward: copy 0 for all, packed by the caller */
     uint64_t *xt_stamp; /* per copy (8 apart): the last_used it was packed at */
     uint64_t last_used;
@@ -100,8 +103,8 @@ typedef struct plan {
                            dense layer before it compute it (parallel.c),
                            else 0 */
     float *part;        /* fold: each task's share of its output, [chunk][N, O] */
-    float *rows_xt;     /* row-block inference with panels: a copy per thread
-                           of rows_xt_floats, for one row block as panels */
+    float *rows_xt;     /* row-block inference with panels: rows_xt_floats
+                           per thread, one panel of the widest input */
     int64_t rows_xt_floats;
     /* one-row inference (dense.c, nn_dense_il_begin) */
     float *il;          /* one allocation behind the layers' lp[i].il */
@@ -184,11 +187,16 @@ void nn_dense_backward_bias(nn_graph *g, int i, plan *p, int64_t c0, int64_t c1)
  * into its xbf. */
 void nn_dense_round_input(nn_graph *g, int i, plan *p, const float *x, int64_t c0, int64_t c1);
 /* The rows of an n-row f32 plan that the dense forward computes from batch
- * panels (0 for none); the rest use nn_kernel_nt or sgemm. */
+ * panels (0 for none); the rest use nn_kernel_nt or sgemm. Row-block
+ * inference packs its own panels (nn_dense_forward_rows). */
 int64_t nn_dense_panel_rows(int64_t n);
 /* Dense layers with fewer outputs do not use panels: packing would cost
  * about what the product saves. */
 enum { NN_PANEL_MIN_OUT = 64 };
+static inline int dense_uses_panels(const layer *l)
+{
+    return l->kind == LAYER_DENSE && l->out >= NN_PANEL_MIN_OUT;
+}
 /* Floats in one copy of the panels of a plan's rows, in columns. */
 int64_t nn_dense_panel_floats(const plan *p, int64_t in);
 /* Panel plans (p->use_panels): transposes columns c0..c1-1 of dense layer
@@ -223,8 +231,10 @@ int nn_parallel_eligible(const nn_graph *g);
 int nn_parallel_fold(const nn_graph *g, const plan *p);
 /* Floats of plan.part for a plan with fold set. */
 int64_t nn_parallel_part_floats(const nn_graph *g, const plan *p);
-/* Floats of one copy of plan.rows_xt: 0 unless p runs inference by row
- * blocks (parallel.c) and its dense layers may use panels. */
+/* Whether p (n, training set) runs inference by row blocks. */
+int nn_parallel_row_blocks(const nn_graph *g, const plan *p);
+/* Floats of one thread's share of plan.rows_xt: 0 unless p runs by row
+ * blocks (row_blocks set) and its dense layers may use panels. */
 int64_t nn_parallel_rows_xt_floats(const nn_graph *g, const plan *p);
 nn_status nn_parallel_plan(nn_graph *g, plan *p);
 void nn_parallel_plan_free(plan *p);

@@ -2,8 +2,9 @@
  * (every graph libnn builds today), on libnn's own thread pool.
  *
  * Every dense layer's output columns are cut into fixed chunks of CHUNK;
- * a task computes one chunk: its matrix product (oneDNN sgemm, one thread)
- * and the element-wise layers after it on the same columns. Tasks of a
+ * a task computes one chunk: its matrix product (libnn's kernels, or
+ * oneDNN's sgemm on one thread: dense.c) and the element-wise layers after
+ * it on the same columns. Tasks of a
  * phase are independent, so a step needs few synchronisations: for a
  * 784-512-10 MLP two per step (hidden layer forward; the whole backward).
  * Because chunks never depend on the thread count and each is computed the
@@ -40,23 +41,25 @@ enum { CHUNK = 64 };
  * task takes a block of rows through the whole chain, so each layer is one
  * product of a well-shaped block (panels with AVX-512, else sgemm: see
  * nn_dense_forward_rows) whose activations stay in the core's cache, where
- * column chunks would make every chunk re-read the whole input. Blocks of
- * ROW_BLOCK rows and a ragged last one; below 2 * ROW_BLOCK rows, two
- * halves rounded up to whole panels of NN_PANEL_ROWS (600 rows: 320 and
- * 280), so that two threads share them. Equal blocks throughout measured
- * worse: 1,100 rows as 3 x ~367 took 1.23 x the time of 512, 512 and 76
- * on two threads. The blocks do not depend on the thread count. Up to
- * ROW_BLOCK rows the column chunks stay on the kernels
- * (nn_kernels_max_rows). */
+ * column chunks would make every chunk re-read the whole input. A block
+ * has n / threads rows rounded up to whole panels of NN_PANEL_ROWS, at
+ * most ROW_BLOCK, and the last one what is left (2 threads: 600 rows as
+ * 320 and 280, 1,100 as 512, 512 and 76). Blocks of equal size throughout
+ * measured worse: 1,100 rows as 3 x ~367 took 1.23 x the time of 512, 512
+ * and 76 on two threads. Every block but the last is whole panels, so a
+ * row's result does not depend on the blocks, nor on the thread count
+ * (only the last n % 32 rows, if fewer than 16, go to the dot-product
+ * kernel). Up to ROW_BLOCK rows, column chunks (on the kernels with
+ * AVX-512: nn_kernels_max_rows). */
 enum { ROW_BLOCK = 512, ROW_SPLIT_MIN = ROW_BLOCK + 1 };
+_Static_assert(ROW_BLOCK % NN_PANEL_ROWS == 0, "row blocks are whole panels");
 
 /* Rows per block of a row-block plan of n rows (n >= ROW_SPLIT_MIN). */
-static int64_t row_block(int64_t n)
+static int64_t row_block(int64_t n, int threads)
 {
-    if (n >= 2 * ROW_BLOCK)
-        return ROW_BLOCK;
-    int64_t half = (n + 1) / 2;
-    return (half + NN_PANEL_ROWS - 1) / NN_PANEL_ROWS * NN_PANEL_ROWS;
+    int64_t per = (n + threads - 1) / threads;
+    per = (per + NN_PANEL_ROWS - 1) / NN_PANEL_ROWS * NN_PANEL_ROWS;
+    return per < ROW_BLOCK ? per : ROW_BLOCK;
 }
 
 enum { T_FWD, T_GRAD_LAST, T_CHAIN, T_UPDATE, T_ROWS };
@@ -104,7 +107,7 @@ static int dense_layers(const nn_graph *g, int dense[MAX_DENSE])
 
 int nn_parallel_fold(const nn_graph *g, const plan *p)
 {
-    if (!nn_parallel_eligible(g) || p->bf16 || (!p->training && p->n >= ROW_SPLIT_MIN))
+    if (!nn_parallel_eligible(g) || p->bf16 || p->row_blocks)
         return 0;
     int dense[MAX_DENSE];
     const int m = dense_layers(g, dense);
@@ -122,17 +125,22 @@ int64_t nn_parallel_part_floats(const nn_graph *g, const plan *p)
     return (int64_t)chunks(l->in) * p->n * l->out;
 }
 
+int nn_parallel_row_blocks(const nn_graph *g, const plan *p)
+{
+    int dense[MAX_DENSE];
+    return nn_parallel_eligible(g) && dense_layers(g, dense) >= 0 && !p->training &&
+           p->n >= ROW_SPLIT_MIN;
+}
+
 int64_t nn_parallel_rows_xt_floats(const nn_graph *g, const plan *p)
 {
-    if (!nn_parallel_eligible(g) || p->training || p->n < ROW_SPLIT_MIN || !nn_kernels_panel())
+    if (!p->row_blocks || !nn_kernels_panel())
         return 0;
     int64_t in = 0;
-    for (int i = 0; i < g->nlayers; i++) {
-        const layer *l = &g->layers[i];
-        if (l->kind == LAYER_DENSE && l->out >= NN_PANEL_MIN_OUT && l->in > in)
-            in = l->in;
-    }
-    return row_block(p->n) * in; /* a multiple of NN_PANEL_ROWS */
+    for (int i = 0; i < g->nlayers; i++)
+        if (dense_uses_panels(&g->layers[i]) && g->layers[i].in > in)
+            in = g->layers[i].in;
+    return NN_PANEL_ROWS * in;
 }
 
 /* Appends the chunk tasks of kind for dense layer i. */
@@ -166,11 +174,11 @@ nn_status nn_parallel_plan(nn_graph *g, plan *p)
     if (m < 0)
         return NN_OK;
     const int fold = p->fold != 0; /* then dense[m - 1] == p->fold */
-    int rows = !p->training && p->n >= ROW_SPLIT_MIN;
+    int rows = p->row_blocks;
     for (int j = 0; j < m; j++) /* forward + chain/grad + update */
         ntasks += 3 * chunks(g->layers[dense[j]].out);
     if (rows)
-        ntasks = (int)((p->n + row_block(p->n) - 1) / row_block(p->n));
+        ntasks = (int)((p->n + row_block(p->n, p->threads) - 1) / row_block(p->n, p->threads));
     p->tasks = nn_mem_alloc((size_t)(ntasks ? ntasks : 1) * sizeof *p->tasks);
     p->phases = nn_mem_alloc((size_t)(2 * m + 2) * sizeof *p->phases);
     if (!p->tasks || !p->phases) {
@@ -181,7 +189,7 @@ nn_status nn_parallel_plan(nn_graph *g, plan *p)
     int nt = 0, np = 0;
     if (rows && m > 0) {
         open_phase(p, &np, nt);
-        const int64_t per = row_block(p->n);
+        const int64_t per = row_block(p->n, p->threads);
         for (int64_t r0 = 0; r0 < p->n; r0 += per) {
             task *t = &p->tasks[nt++];
             t->kind = T_ROWS;
