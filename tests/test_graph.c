@@ -1086,6 +1086,55 @@ START_TEST(bitwise_deterministic)
 }
 END_TEST
 
+/* Per-thread copies of the first layer's panels are capped at 16 MiB in
+ * all (exec.c): 4,100 inputs at batch 512 make 8.4 MB a copy, so on 3
+ * threads the caller packs one copy for all. The same bits as on 1
+ * thread, which keeps its one copy. */
+START_TEST(shared_panel_copy_same_bits)
+{
+    const int before = nn_get_num_threads();
+    enum { IN = 4100, N = 512 };
+    nn_graph *g[2];
+    nn_tensor *x;
+    int32_t labels[N];
+    ck_assert_int_eq(nn_tensor_create(&x, 2, (int64_t[]){N, IN}), NN_OK);
+    for (int k = 0; k < N * IN; k++)
+        nn_tensor_data(x)[k] = (float)(((int64_t)k * 7919) % 211) / 105.0f - 1.0f;
+    for (int r = 0; r < N; r++)
+        labels[r] = r % 4;
+    for (int t = 0; t < 2; t++) {
+        ck_assert_int_eq(nn_set_num_threads(t ? 3 : 1), NN_OK);
+        g[t] = mlp(IN, 70, 4, 0.0f);
+        for (int step = 0; step < 3; step++) {
+            float loss;
+            ck_assert_int_eq(nn_graph_forward_loss(g[t], x, labels, &loss), NN_OK);
+            ck_assert_int_eq(nn_graph_backward(g[t]), NN_OK);
+            descend(g[t], 0.01f);
+        }
+        if (t && nn_kernels_panel()) {
+            const plan *p = g[t]->pending ? g[t]->pending : NULL;
+            for (int k = 0; !p && k < NN_PLAN_SLOTS; k++)
+                if (g[t]->plans[k] && g[t]->plans[k]->training)
+                    p = g[t]->plans[k];
+            ck_assert_ptr_nonnull(p);
+            ck_assert_int_eq(p->xt_copies, 1);
+            ck_assert_int_eq(p->threads, 3);
+        }
+    }
+    ck_assert_int_eq(nn_set_num_threads(before), NN_OK);
+    for (int i = 0; i < nn_graph_param_count(g[0]); i++) {
+        nn_tensor *va, *vb;
+        nn_graph_param(g[0], i, &va, NULL);
+        nn_graph_param(g[1], i, &vb, NULL);
+        ck_assert_mem_eq(nn_tensor_data(va), nn_tensor_data(vb),
+                         (size_t)nn_tensor_numel(va) * sizeof(float));
+    }
+    nn_graph_destroy(g[0]);
+    nn_graph_destroy(g[1]);
+    nn_tensor_destroy(x);
+}
+END_TEST
+
 START_TEST(many_batch_sizes)
 {
     /* more sizes than plan slots: plans are evicted and rebuilt, results stay right */
@@ -1722,6 +1771,7 @@ Suite *make_suite(void)
     tcase_add_test(tc, rows_steps_allocate_nothing);
     tcase_add_loop_test(tc, bitwise_deterministic, 0, 6);
     tcase_add_test(tc, many_batch_sizes);
+    tcase_add_test(tc, shared_panel_copy_same_bits);
     tcase_add_test(tc, pool_goes_solo_after_a_stall);
     tcase_add_test(tc, pool_goes_solo_when_the_worker_takes_no_task);
     tcase_add_test(tc, pool_affine_steals_from_a_late_thread);
